@@ -1,0 +1,184 @@
+"""Stage-level tests of the curation job's transforms, each fed with beam.Create."""
+
+from __future__ import annotations
+
+import json
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines import pseudonym
+from pipelines.quality import FILTER_REASONS, FilterConfig, judge
+from pipelines.transforms import (
+    REJECTS_TAG,
+    AttachFeedback,
+    CollapseRedeliveries,
+    DropErasedUsers,
+    ParseEvents,
+)
+
+KEY = "unit-test-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    monkeypatch.setenv(pseudonym.KEY_ENV, KEY)
+
+
+def interaction(event_id="i1", user="alice", response="Paris is the capital of France.",
+                prompt="What is the capital of France?"):
+    return {
+        "event_type": "interaction", "event_id": event_id, "timestamp": "2026-11-01T10:00:00Z",
+        "user_id": user, "conversation_id": "c1", "turn": 0, "model_version": "v1",
+        "messages": [{"role": "user", "content": prompt}], "response": response,
+        "consent": {"training": True},
+    }
+
+
+def feedback(event_id, interaction_id, kind="thumbs", **extra):
+    event = {"event_type": "feedback", "event_id": event_id,
+             "timestamp": "2026-11-01T10:01:00Z", "user_id": "alice",
+             "interaction_id": interaction_id, "kind": kind}
+    event.update(extra or {"value": 1})
+    return event
+
+
+def line(obj) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_parse_events_pseudonymizes_and_rejects_with_reasons():
+    lines = [
+        ("a.jsonl", 1, line(interaction())),
+        ("a.jsonl", 2, b"{not json"),
+        ("a.jsonl", 3, b"\xff\xfe"),
+        ("a.jsonl", 4, line({"event_type": "click", "event_id": "x"})),
+    ]
+    expected_user = pseudonym.pseudonymize(KEY.encode(), "alice")
+    with TestPipeline() as p:
+        out = p | beam.Create(lines) | ParseEvents(None)
+        assert_that(out["events"] | beam.Map(lambda e: (e["event_id"], e["user_pseudonym"],
+                                                        "user_id" in e)),
+                    equal_to([("i1", expected_user, False)]), label="events")
+        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["source_line"], r["stage"],
+                                                           r["reason"])),
+                    equal_to([(2, "parse", "invalid_json"), (3, "parse", "invalid_utf8"),
+                              (4, "parse", "unknown_event_type")]), label="rejects")
+
+
+def test_parse_refuses_to_run_without_a_key(monkeypatch):
+    monkeypatch.delenv(pseudonym.KEY_ENV)
+    with pytest.raises(Exception, match="pseudonymization key"):
+        with TestPipeline() as p:
+            _ = p | beam.Create([("a", 1, line(interaction()))]) | ParseEvents(None)
+
+
+def test_collapse_redeliveries_keeps_first_delivery():
+    events = [
+        {"event_id": "e1", "source_file": "b.jsonl", "source_line": 1, "raw_sha256": "x",
+         "event_type": "interaction", "user_pseudonym": "u"},
+        {"event_id": "e1", "source_file": "a.jsonl", "source_line": 9, "raw_sha256": "x",
+         "event_type": "interaction", "user_pseudonym": "u"},
+        {"event_id": "e2", "source_file": "a.jsonl", "source_line": 1, "raw_sha256": "y",
+         "event_type": "interaction", "user_pseudonym": "u"},
+    ]
+    with TestPipeline() as p:
+        out = p | beam.Create(events) | CollapseRedeliveries()
+        assert_that(out["events"] | beam.Map(lambda e: (e["event_id"], e["source_file"])),
+                    equal_to([("e1", "a.jsonl"), ("e2", "a.jsonl")]), label="kept")
+        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"],
+                                                           r["source_file"])),
+                    equal_to([("e1", "redelivered", "b.jsonl")]), label="rejects")
+
+
+def test_drop_erased_users_keeps_the_deletion_request_itself():
+    events = [
+        {"event_id": "1", "event_type": "interaction", "user_pseudonym": "gone"},
+        {"event_id": "2", "event_type": "feedback", "user_pseudonym": "stays"},
+        {"event_id": "3", "event_type": "deletion_request", "user_pseudonym": "gone"},
+    ]
+    with TestPipeline() as p:
+        erased = p | "Erased" >> beam.Create(["gone"])
+        out = p | beam.Create(events) | DropErasedUsers(erased)
+        assert_that(out["events"] | beam.Map(lambda e: e["event_id"]), equal_to(["2", "3"]),
+                    label="kept")
+        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+                    equal_to([("1", "user_erased")]), label="rejects")
+
+
+def test_attach_feedback_today_past_and_orphan():
+    interactions = [{"event_id": "i1", "event_type": "interaction"},
+                    {"event_id": "old", "event_type": "interaction"}]
+    fb = [
+        {"event_id": "f1", "event_type": "feedback", "interaction_id": "i1", "kind": "flag",
+         "reason": "unsafe"},
+        {"event_id": "f2", "event_type": "feedback", "interaction_id": "p1", "kind": "thumbs"},
+        {"event_id": "f3", "event_type": "feedback", "interaction_id": "nowhere",
+         "kind": "thumbs"},
+    ]
+    with TestPipeline() as p:
+        past = p | "Past" >> beam.Create([("p1", "2026-10-30"), ("old", "2026-10-29")])
+        out = {"interactions": p | "I" >> beam.Create(interactions),
+               "feedback": p | "F" >> beam.Create(fb)} | AttachFeedback(past)
+        assert_that(out["interactions"] | beam.Map(lambda r: (r["event_id"], r["n_feedback"],
+                                                              r["flagged"])),
+                    equal_to([("i1", 1, True)]), label="interactions")
+        assert_that(out["pending"] | beam.Map(lambda f: f["event_id"]), equal_to(["f1"]),
+                    label="pending")
+        assert_that(out["attached"] | beam.Map(lambda f: (f["event_id"], f["interaction_dt"])),
+                    equal_to([("f2", "2026-10-30")]), label="attached")
+        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+                    equal_to([("old", "redelivered"), ("f3", "orphan_feedback")]),
+                    label="rejects")
+
+
+GOOD = ("To reverse a list in Python you can call the reverse method, which changes the list "
+        "in place, or use slicing with a step of minus one to get a new reversed copy.")
+
+
+@pytest.mark.parametrize(
+    "response,prompt,extra,reason",
+    [
+        ("   ", "hi", {}, "empty_response"),
+        (GOOD, "  ", {}, "empty_prompt"),
+        ("k", "hi", {}, "too_short"),
+        ("word " * 5000, "hi", {}, "too_long"),
+        (GOOD, "hi", {"flag_reasons": ["unsafe"]}, "flagged_unsafe"),
+        ("the same line here\n" * 10, "hi", {}, "repetition"),
+        ("a" * 400, "hi", {}, "repetition"),
+        ("Great answer here # # # # ... ... ... # # #", "hi", {}, "symbol_ratio"),
+        ("qzxv kwrtp zzkq mnbv plkj hgfd qwrt yxcv bnmq", "hi", {}, "not_natural_language"),
+        ("12345 67890 %%%% 3.14 $$$ 42 777 0000", "hi", {}, "not_natural_language"),
+    ],
+)
+def test_each_filter_drops_its_case(response, prompt, extra, reason):
+    keep, got, _ = judge({"response": response, "prompt": prompt, **extra}, FilterConfig())
+    assert (keep, got) == (False, reason)
+
+
+def test_every_filter_reason_has_a_case():
+    covered = {"empty_response", "empty_prompt", "too_short", "too_long", "flagged_unsafe",
+               "repetition", "symbol_ratio", "not_natural_language"}
+    assert covered == set(FILTER_REASONS)
+
+
+def test_good_answers_are_kept_with_scores():
+    for response in (GOOD, "Yes.", "def add(a, b):\n    return a + b\n\nThis adds two numbers.",
+                     "Bonjour ! Je peux vous aider avec votre réservation de train."):
+        keep, reason, scores = judge({"response": response, "prompt": "q"}, FilterConfig())
+        assert keep, (response, reason, scores)
+        assert 0.0 <= scores["q_alpha_ratio"] <= 1.0
+
+
+def test_pseudonyms_are_keyed_and_stable():
+    a = pseudonym.pseudonymize(b"k" * 16, "alice")
+    assert a == pseudonym.pseudonymize(b"k" * 16, "alice")
+    assert a != pseudonym.pseudonymize(b"j" * 16, "alice")
+    assert "alice" not in a
+
+
+def test_key_file_is_private(tmp_path):
+    path = pseudonym.create_key_file(tmp_path / "key")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(pseudonym.load_key(str(path))) >= 16
