@@ -260,13 +260,10 @@ def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | No
     # --- write every table to staging; the launcher commits after checking the accounts
     deletion_rows = deletions | "DeletionRows" >> beam.Map(lambda e: {
         "event_id": e["event_id"], "user_pseudonym": e["user_pseudonym"],
-        "requested_at": e["timestamp"]})
-    interaction_rows = near["kept"] | "InteractionRows" >> beam.Map(
-        lambda r: dict(r, ts=r["timestamp"]))
-    feedback_rows = feedback | "FeedbackRows" >> beam.Map(lambda r: dict(r, ts=r["timestamp"]))
+        "requested_at": e["ts"]})
     outputs = {
-        "interactions": interaction_rows,
-        "feedback": feedback_rows,
+        "interactions": near["kept"],
+        "feedback": feedback,
         "deletion_requests": deletion_rows,
         "rejects": rejects,
         "stats": stats,

@@ -131,6 +131,9 @@ class _ParseFn(beam.DoFn):
         event = parsed.event
         # The raw user id goes no further than this line.
         event["user_pseudonym"] = pseudonym.pseudonymize(self._key, event.pop("user_id"))
+        event["ts"] = event.pop("timestamp")  # the warehouse's column name
+        if event["event_type"] == "interaction":
+            event["prompt"] = last_user_message(event["messages"])  # re-set after scrubbing
         event.update(source_file=source_file, source_line=number, raw_sha256=sha)
         _count("parse", "out")
         yield event
