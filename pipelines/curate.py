@@ -52,6 +52,11 @@ from pipelines.transforms import (
 
 log = logging.getLogger("pipelines.curate")
 
+# The DirectRunner's batch engine, named directly: Beam's DirectRunner first tries the Prism
+# runner, which downloads a binary at run time. `--direct_num_workers` and
+# `--direct_running_mode multi_processing` work with it as with the DirectRunner.
+LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+
 STAGES = ("read", "parse", "redelivery", "erasure", "attach", "filter", "scrub", "dedup_exact",
           "dedup_near", "resolve", "write")
 OUTPUT_TABLES = ("interactions", "feedback", "deletion_requests", "rejects", "stats", "dedup_index")
@@ -368,7 +373,7 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
     run_id = run_id_for(args.landing, args.date, config)
     options = PipelineOptions(beam_args)
     if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = "DirectRunner"
+        options.view_as(StandardOptions).runner = LOCAL_RUNNER
 
     started = time.monotonic()
     print(f"curate {args.date}: run {run_id} on {options.view_as(StandardOptions).runner}",
