@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -183,7 +183,7 @@ def parse_timestamp(value: str, where: str = "timestamp") -> datetime:
         parsed = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError as exc:
         raise Invalid(INVALID_TIMESTAMP, f"{where} is not a real date or time") from exc
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _string_map(obj: dict, field: str, event_type: str) -> dict[str, str]:
@@ -367,6 +367,24 @@ def validate_event(obj: Any) -> dict[str, Any]:
     return event
 
 
+# A \uD8xx..\uDFxx escape in the raw text: only then is the (slower) encodability check run.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; RFC 8259 and every other reader do not.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _encodable(obj: Any) -> bool:
+    """False if a decoded string holds a lone surrogate: it cannot be written as UTF-8."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_line(raw: bytes | str) -> Parsed:
     """Judge one landing line. Never raises: bad input is data, with a reason."""
     if isinstance(raw, bytes):
@@ -379,10 +397,17 @@ def parse_line(raw: bytes | str) -> Parsed:
     if not text.strip():
         return Parsed(None, EMPTY_LINE, "the line is blank")
     try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = getattr(exc, "msg", "too deeply nested")
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        # JSONDecodeError is a ValueError; so is our NaN/Infinity refusal.
+        detail = getattr(exc, "msg", None) or str(exc) or "too deeply nested"
         return Parsed(None, INVALID_JSON, f"not JSON: {detail}")
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(obj):
+        return Parsed(
+            None, INVALID_VALUE,
+            "a string holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
+            "send real characters or paired escapes",
+        )
     try:
         return Parsed(validate_event(obj))
     except Invalid as exc:
@@ -403,4 +428,4 @@ def to_json_record(event: dict[str, Any]) -> dict[str, Any]:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with millisecond precision and a 'Z'."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
