@@ -1,0 +1,580 @@
+"""Erasure: every deletion request removes the user's rows everywhere, with a tombstone as proof.
+
+    python -m pipelines.erase --warehouse DIR [--as-of YYYY-MM-DD] [--tracking-uri URI]
+
+For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tombstone in the
+``deletions`` table, the job
+
+1. removes every row of that pseudonym from every partition of ``interactions``, ``feedback``
+   (rows the user wrote and rows of anyone pointing at the user's interactions), ``rejects`` and
+   ``dedup_index``, past days included, rewriting only the affected partitions through staging +
+   the journal commit of ``pipelines.warehouse`` (untouched files of an affected partition are
+   copied byte for byte, so their hashes in dataset manifests stay valid);
+2. removes the user's rows from every built dataset under ``WAREHOUSE/datasets`` and marks those
+   datasets ``stale`` in their manifest (reason, erased pseudonym count; never an id);
+3. tags every MLflow model version whose ``dataset_id`` tag names a stale dataset with
+   ``contains_erased_user_data=true`` so that the promotion gate refuses it;
+4. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+
+``deletion_requests`` rows stay: they hold only (event_id, pseudonym, requested_at), and the
+curation job reads them to drop the user's later arrivals at ingest. Every run also sweeps rows of
+already-tombstoned users that appeared since (the ``user_erased`` rejects of those later
+arrivals), so "no row of an erased user" holds after every run. The steps are idempotent and a
+run killed anywhere completes on rerun: counts measured before the first rewrite are kept in a
+plan file (``WAREHOUSE/_erase/``) until the tombstones are committed. See docs/governance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines import schemas, warehouse
+
+log = logging.getLogger("pipelines.erase")
+
+DELETIONS_TABLE = "deletions"
+PLAN_DIR = "_erase"
+DATASETS_DIR = "datasets"
+MANIFEST = "manifest.json"
+ERASED_TAG = "contains_erased_user_data"
+STALE_REASON = "contains_erased_user_data"
+
+DELETIONS = pa.schema(
+    [
+        ("user_pseudonym", pa.string()),  # the only trace of the user left
+        ("request_event_id", pa.string()),
+        ("requested_at", schemas.TS),
+        ("completed_at", schemas.TS),  # end of the run's logical day (--as-of), not wall time
+        ("rows_removed", pa.map_(pa.string(), pa.int64())),  # table -> rows removed
+        ("datasets_marked_stale", pa.list_(pa.string())),  # dataset ids that held the user
+        ("model_versions_tagged", pa.list_(pa.string())),  # "name/version" trained on those
+    ]
+)
+
+
+@dataclass(frozen=True)
+class EraseConfig:
+    # Tables whose rows carry the owner's pseudonym. stats holds counts only and
+    # deletion_requests is the request record itself (kept: ingest reads it), so neither is here.
+    user_tables: tuple[str, ...] = ("interactions", "feedback", "rejects", "dedup_index")
+    # Feedback columns that point at an interaction: feedback on an erased interaction goes too,
+    # whoever wrote it (it would otherwise keep a dangling link to the erased conversation).
+    feedback_reference_columns: tuple[str, ...] = (
+        "interaction_id", "original_interaction_id", "other_interaction_id")
+    # Dataset columns naming a user (preference pairs name both answers' owners).
+    dataset_user_columns: tuple[str, ...] = ("user_pseudonym", "rejected_user_pseudonym")
+    # Parquet writer settings of rewritten partitions; zstd like the rest of the warehouse.
+    compression: str = "zstd"
+
+
+class EraseError(RuntimeError):
+    """An erasure that cannot go ahead; the message names the value and the fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Small I/O helpers (local paths or Beam filesystem URLs for the warehouse tables)
+
+
+def _read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
+    with FileSystems.open(path) as handle:
+        data = handle.read()
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    if columns is not None:
+        columns = [c for c in columns if c in parquet.schema_arrow.names]
+    return parquet.read(columns=columns)
+
+
+def _write_parquet(table: pa.Table, path: str, compression: str) -> None:
+    _ensure_parent(path)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression=compression)
+    with FileSystems.create(path) as handle:
+        handle.write(sink.getvalue())
+
+
+def _ensure_parent(path: str) -> None:
+    if "://" not in path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests and tombstones
+
+
+def read_requests(wh: str, as_of: str | None = None) -> list[dict]:
+    """Every deletion request of partitions up to ``as_of``, oldest first."""
+    rows = []
+    for dt, files in sorted(warehouse.partition_files(wh, "deletion_requests").items()):
+        if as_of and dt > as_of:
+            continue
+        for path in files:
+            for row in _read_parquet(path, ["event_id", "user_pseudonym", "requested_at"]).to_pylist():
+                rows.append(dict(row, dt=dt))
+    rows.sort(key=lambda r: (r["requested_at"] or datetime.min.replace(tzinfo=UTC), r["event_id"]))
+    return rows
+
+
+def read_tombstones(wh: str) -> list[dict]:
+    rows = []
+    for dt, files in sorted(warehouse.partition_files(wh, DELETIONS_TABLE).items()):
+        for path in files:
+            for row in _read_parquet(path).to_pylist():
+                row["rows_removed"] = dict(row["rows_removed"] or [])
+                rows.append(dict(row, dt=dt))
+    return rows
+
+
+def latest_request_date(wh: str) -> str | None:
+    dates = sorted(warehouse.partition_files(wh, "deletion_requests"))
+    return dates[-1] if dates else None
+
+
+def completed_at(as_of: str, requested_at: datetime | None) -> datetime:
+    """The end of the run's logical day: reruns of the same day write the same tombstone."""
+    end_of_day = datetime.combine(date.fromisoformat(as_of) + timedelta(days=1), time(), tzinfo=UTC)
+    return max(end_of_day, requested_at) if requested_at else end_of_day
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the rows
+
+
+@dataclass
+class FileHits:
+    path: str
+    table: str
+    dt: str
+    remove: pa.Array  # boolean mask over the file's rows
+    rows_by_pseudonym: dict[str, int]
+
+
+def _in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    return pc.fill_null(pc.is_in(column, value_set=values), False)
+
+
+def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[FileHits], dict[str, str]]:
+    """Files holding rows of ``erased`` pseudonyms, with masks and per-user counts.
+
+    Also returns the erased users' interaction ids (id -> owner pseudonym) so that feedback that
+    points at them is found whoever wrote it.
+    """
+    hits: list[FileHits] = []
+    if not erased:
+        return hits, {}
+    erased_values = pa.array(sorted(erased), pa.string())
+    owner_of_interaction: dict[str, str] = {}
+    for files in warehouse.partition_files(wh, "interactions").values():
+        for path in files:
+            table = _read_parquet(path, ["event_id", "user_pseudonym"])
+            mask = _in(table["user_pseudonym"], erased_values)
+            for row in table.filter(mask).to_pylist():
+                owner_of_interaction[row["event_id"]] = row["user_pseudonym"]
+    erased_ids = pa.array(sorted(owner_of_interaction), pa.string())
+
+    for table_name in config.user_tables:
+        reference_columns = list(config.feedback_reference_columns) if table_name == "feedback" else []
+        for dt, files in sorted(warehouse.partition_files(wh, table_name).items()):
+            for path in files:
+                table = _read_parquet(path, ["user_pseudonym", *reference_columns])
+                if "user_pseudonym" not in table.column_names:
+                    raise EraseError(f"{path} has no user_pseudonym column; table '{table_name}' "
+                                     "does not follow pipelines/schemas.py")
+                mask = _in(table["user_pseudonym"], erased_values)
+                for column in reference_columns:
+                    if column in table.column_names:
+                        mask = pc.or_(mask, _in(table[column], erased_ids))
+                mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+                if not pc.any(mask).as_py():
+                    continue
+                counts: dict[str, int] = defaultdict(int)
+                for row in table.filter(mask).to_pylist():
+                    owner = row["user_pseudonym"] if row["user_pseudonym"] in erased else next(
+                        owner_of_interaction[row[c]] for c in reference_columns
+                        if row.get(c) in owner_of_interaction)
+                    counts[owner] += 1
+                hits.append(FileHits(path, table_name, dt, mask, dict(counts)))
+    return hits, owner_of_interaction
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewriting warehouse partitions (staging + journal commit)
+
+
+def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: EraseConfig) -> list[str]:
+    """Commit, date by date, the affected partitions without the erased rows; returns run ids."""
+    by_date: dict[str, dict[str, dict[str, FileHits]]] = defaultdict(lambda: defaultdict(dict))
+    for hit in hits:
+        by_date[hit.dt][hit.table][hit.path] = hit
+    run_ids = []
+    for dt in sorted(by_date):
+        tables = by_date[dt]
+        # Deterministic: a rerun after a crash before the journal reuses (and clears) the staging.
+        run_id = f"{dt}-erase-{_digest(sorted(erased), dt, sorted(tables))}"
+        stage_root = warehouse.join(wh, warehouse.STAGING, run_id)
+        if FileSystems.exists(stage_root):
+            FileSystems.delete([stage_root])
+        for table_name, file_hits in sorted(tables.items()):
+            staged = warehouse.staging_dir(wh, run_id, table_name)
+            for path in warehouse.partition_files(wh, table_name)[dt]:
+                target = warehouse.join(staged, _basename(path))
+                hit = file_hits.get(path)
+                if hit is None:
+                    _ensure_parent(target)
+                    FileSystems.copy([path], [target])  # byte for byte: its hash stays valid
+                    continue
+                table = _read_parquet(path)
+                _write_parquet(table.filter(pc.invert(hit.remove)), target, config.compression)
+        warehouse.commit(wh, run_id, dt, sorted(tables))
+        run_ids.append(run_id)
+    return run_ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+
+
+def dataset_dirs(wh: str) -> list[Path]:
+    root = Path(wh) / DATASETS_DIR
+    if "://" in wh or not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir()
+                  if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file())
+
+
+def find_dataset_rows(wh: str, erased: set[str], config: EraseConfig) -> dict[str, dict[str, set[str]]]:
+    """dataset id -> {relative parquet path -> erased pseudonyms found in it}."""
+    found: dict[str, dict[str, set[str]]] = {}
+    if not erased:
+        return found
+    values = pa.array(sorted(erased), pa.string())
+    for folder in dataset_dirs(wh):
+        for path in sorted(folder.rglob("*.parquet")):
+            names = pq.ParquetFile(path).schema_arrow.names
+            columns = [c for c in config.dataset_user_columns if c in names]
+            if not columns:
+                continue
+            table = pq.read_table(path, columns=columns)
+            users = set()
+            for column in columns:
+                users |= {u for u in table[column].filter(_in(table[column], values)).to_pylist()}
+            if users:
+                found.setdefault(folder.name, {})[path.relative_to(folder).as_posix()] = users
+    return found
+
+
+def scrub_dataset(folder: Path, files: list[str], erased: set[str], config: EraseConfig) -> int:
+    """Drop the erased users' rows from ``files`` of one dataset; returns rows removed."""
+    values = pa.array(sorted(erased), pa.string())
+    removed = 0
+    for relative in files:
+        path = folder / relative
+        table = pq.read_table(path)
+        mask = None
+        for column in config.dataset_user_columns:
+            if column in table.column_names:
+                hit = _in(table[column], values)
+                mask = hit if mask is None else pc.or_(mask, hit)
+        if mask is None:
+            continue
+        kept = table.filter(pc.invert(mask))
+        removed += table.num_rows - kept.num_rows
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(kept, tmp, compression=config.compression)
+        os.replace(tmp, path)
+    return removed
+
+
+def mark_stale(folder: Path, *, erased_pseudonym_count: int, as_of: str) -> dict:
+    """Rewrite the manifest (atomically) as stale; the file hashes follow the scrubbed files.
+
+    ``counts`` and the id keep describing the dataset as built; ``files`` hashes describe it now.
+    """
+    before = (folder / MANIFEST).read_text()
+    manifest = json.loads(before)
+    manifest["stale"] = True
+    manifest["stale_reason"] = STALE_REASON
+    manifest[ERASED_TAG] = True  # training.data.DatasetRef reads this key
+    manifest["erased_pseudonym_count"] = erased_pseudonym_count
+    manifest.setdefault("stale_since", as_of)
+    if isinstance(manifest.get("files"), dict):
+        manifest["files"] = {rel: _sha256_file(folder / rel) for rel in manifest["files"]
+                             if (folder / rel).is_file()}
+    after = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+    if after != before:
+        _atomic_write_text(folder / MANIFEST, after)
+    return manifest
+
+
+def stale_dataset_ids(wh: str) -> list[str]:
+    return [d.name for d in dataset_dirs(wh)
+            if json.loads((d / MANIFEST).read_text()).get(ERASED_TAG)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Models (MLflow registry)
+
+
+def registry_uri(wh: str, explicit: str | None = None) -> str | None:
+    """The registry the training package writes to; None when there is none yet."""
+    if explicit:
+        return explicit
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    db = Path(wh).resolve() / "mlflow.db"
+    return f"sqlite:///{db}" if "://" not in wh and db.is_file() else None
+
+
+def model_versions(uri: str | None) -> list[dict]:
+    """Every registered model version: {name, version, tags, aliases, run_id}."""
+    if uri is None:
+        return []
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    out, token = [], None
+    while True:
+        page = client.search_model_versions(page_token=token)
+        out.extend({"name": v.name, "version": int(v.version), "tags": dict(v.tags or {}),
+                    "aliases": list(v.aliases or []), "run_id": v.run_id} for v in page)
+        token = page.token
+        if not token:
+            break
+    return sorted(out, key=lambda v: (v["name"], v["version"]))
+
+
+def tag_models(uri: str | None, stale_ids: set[str], as_of: str) -> dict[str, list[str]]:
+    """Tag versions trained on a stale dataset; returns dataset id -> ["name/version", ...]."""
+    tagged: dict[str, list[str]] = defaultdict(list)
+    if uri is None or not stale_ids:
+        return tagged
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for version in model_versions(uri):
+        dataset_id = version["tags"].get("dataset_id")
+        if dataset_id not in stale_ids:
+            continue
+        if version["tags"].get(ERASED_TAG) != "true":
+            client.set_model_version_tag(version["name"], str(version["version"]), ERASED_TAG, "true")
+            client.set_model_version_tag(version["name"], str(version["version"]),
+                                         "erased_data_as_of", as_of)
+        tagged[dataset_id].append(f"{version['name']}/{version['version']}")
+    return tagged
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan (survives a crash between the first rewrite and the tombstones)
+
+
+def _plan_path(wh: str, plan_id: str) -> str:
+    return warehouse.join(wh, PLAN_DIR, f"plan-{plan_id}.json")
+
+
+def _load_plans(wh: str) -> dict[str, dict]:
+    """pseudonym -> what an interrupted run measured before it changed anything."""
+    merged: dict[str, dict] = {}
+    for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
+        with FileSystems.open(path) as handle:
+            for pseudonym, entry in json.loads(handle.read().decode())["users"].items():
+                merged.setdefault(pseudonym, entry)
+    return merged
+
+
+def _write_plan(wh: str, plan_id: str, users: dict[str, dict]) -> str:
+    path = _plan_path(wh, plan_id)
+    _ensure_parent(path)
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps({"plan_id": plan_id, "users": users}, sort_keys=True).encode())
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig(),
+          tracking_uri: str | None = None) -> dict:
+    """Complete every pending deletion request; returns a summary (no raw ids, no pseudonyms)."""
+    wh = wh.rstrip("/")
+    as_of = as_of or latest_request_date(wh)
+    if as_of is None:
+        return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
+    # Rolls forward any interrupted commit; clears staging of this day's runs only (curation of
+    # other days may be writing). Our own staging is cleared by its deterministic run id.
+    warehouse.recover(wh, as_of)
+    requests = read_requests(wh, as_of)
+    tombstones = read_tombstones(wh)
+    done_requests = {t["request_event_id"] for t in tombstones}
+    pending = [r for r in requests if r["event_id"] not in done_requests]
+    pending_users = {r["user_pseudonym"] for r in pending}
+    erased = pending_users | {t["user_pseudonym"] for t in tombstones}
+
+    # 1. measure before anything changes, and remember it across a crash: a rerun after a
+    #    partial rewrite would otherwise count only what was left
+    hits, _ = find_rows(wh, erased, config)
+    dataset_hits = find_dataset_rows(wh, erased, config)
+    planned = _load_plans(wh)
+    users: dict[str, dict] = {}
+    for pseudonym in sorted(pending_users):
+        if pseudonym in planned:
+            users[pseudonym] = planned[pseudonym]
+            continue
+        rows_removed = {t: sum(h.rows_by_pseudonym.get(pseudonym, 0) for h in hits if h.table == t)
+                        for t in config.user_tables}
+        datasets = sorted(d for d, files in dataset_hits.items()
+                          if any(pseudonym in found for found in files.values()))
+        users[pseudonym] = {"rows_removed": rows_removed, "datasets": datasets}
+    if pending:
+        _write_plan(wh, _digest(sorted(r["event_id"] for r in pending), as_of), users)
+
+    # 2. datasets: drop the rows, mark the manifest stale (both idempotent)
+    holders: dict[str, int] = defaultdict(int)  # dataset -> erased users it ever held
+    for tombstone in tombstones:
+        for dataset_id in tombstone["datasets_marked_stale"] or []:
+            holders[dataset_id] += 1
+    for entry in users.values():
+        for dataset_id in entry["datasets"]:
+            holders[dataset_id] += 1
+    dataset_rows_removed = 0
+    for dataset_id in sorted(set(holders) | set(dataset_hits)):
+        folder = Path(wh) / DATASETS_DIR / dataset_id
+        if not (folder / MANIFEST).is_file():
+            continue  # deleted since: nothing left to mark
+        files = sorted(dataset_hits.get(dataset_id, {}))
+        dataset_rows_removed += scrub_dataset(folder, files, erased, config)
+        mark_stale(folder, erased_pseudonym_count=max(holders[dataset_id], 1), as_of=as_of)
+
+    # 3. warehouse partitions
+    run_ids = rewrite_partitions(wh, hits, erased, config)
+    swept = sum(n for hit in hits for p, n in hit.rows_by_pseudonym.items() if p not in pending_users)
+
+    # 4. models trained on any stale dataset
+    tagged = tag_models(registry_uri(wh, tracking_uri), set(stale_dataset_ids(wh)), as_of)
+
+    # 5. tombstones (the first request of a user carries the counts; a repeat request gets zeros)
+    if pending:
+        new_rows, seen = [], set()
+        for request in pending:
+            pseudonym = request["user_pseudonym"]
+            entry = users[pseudonym] if pseudonym not in seen else {"rows_removed": {}, "datasets": []}
+            seen.add(pseudonym)
+            new_rows.append({
+                "user_pseudonym": pseudonym,
+                "request_event_id": request["event_id"],
+                "requested_at": request["requested_at"],
+                "completed_at": completed_at(as_of, request["requested_at"]),
+                "rows_removed": sorted({t: entry["rows_removed"].get(t, 0)
+                                        for t in config.user_tables}.items()),
+                "datasets_marked_stale": entry["datasets"],
+                "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
+            })
+        commit_tombstones(wh, as_of, new_rows, config)
+    for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
+        FileSystems.delete([path])
+
+    summary = {
+        "as_of": as_of,
+        "requests": len(requests),
+        "completed_now": len(pending),
+        "already_completed": len(requests) - len(pending),
+        "rows_removed": {t: sum(u["rows_removed"][t] for u in users.values()) for t in config.user_tables},
+        "rows_swept_of_earlier_erasures": swept,
+        "partitions_rewritten": sorted({f"{h.table}/dt={h.dt}" for h in hits}),
+        "commits": run_ids,
+        "dataset_rows_removed": dataset_rows_removed,
+        "datasets_marked_stale": sorted(dataset_hits),
+        "model_versions_tagged": sorted({v for vs in tagged.values() for v in vs}),
+    }
+    return summary
+
+
+def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig) -> None:
+    """Rewrite ``deletions/dt=<as_of>`` with its earlier rows plus ``rows`` (journal commit)."""
+    existing = []
+    for path in warehouse.partition_files(wh, DELETIONS_TABLE).get(as_of, []):
+        existing.extend(_read_parquet(path).to_pylist())
+    known = {r["request_event_id"] for r in existing}
+    merged = existing + [r for r in rows if r["request_event_id"] not in known]
+    merged.sort(key=lambda r: (r["requested_at"], r["request_event_id"]))
+    run_id = f"{as_of}-tombstones-{_digest(sorted(r['request_event_id'] for r in merged))}"
+    stage_root = warehouse.join(wh, warehouse.STAGING, run_id)
+    if FileSystems.exists(stage_root):
+        FileSystems.delete([stage_root])
+    table = pa.Table.from_pylist(merged, schema=DELETIONS)
+    _write_parquet(table, warehouse.join(warehouse.staging_dir(wh, run_id, DELETIONS_TABLE),
+                                         "part-0.parquet"), config.compression)
+    warehouse.commit(wh, run_id, as_of, [DELETIONS_TABLE])
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.erase", description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", required=True, help="warehouse root")
+    parser.add_argument("--as-of", default=None,
+                        help="complete requests of partitions up to this day, YYYY-MM-DD "
+                             "(default: the latest deletion_requests partition)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow registry (default: $MLFLOW_TRACKING_URI, else WAREHOUSE/mlflow.db)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.as_of:
+        try:
+            date.fromisoformat(args.as_of)
+        except ValueError:
+            print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
+            return 2
+    if "://" not in args.warehouse and not Path(args.warehouse).is_dir():
+        print(f"error: warehouse {args.warehouse} is not a directory", file=sys.stderr)
+        return 2
+    try:
+        summary = erase(args.warehouse, args.as_of, tracking_uri=args.tracking_uri)
+    except EraseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
