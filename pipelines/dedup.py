@@ -37,6 +37,7 @@ NEAR_DUPLICATE = "near_duplicate"
 # The universal-hash family of datasketch.MinHash: h(x) = ((a*x + b) mod p) & (2^32 - 1).
 _MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 # Node tuples (the keys of the near-duplicate graph) are plain tuples so that Beam encodes them
 # deterministically: (origin, -n_feedback, ts_us, event_id, cluster_size). The first four fields
@@ -115,6 +116,33 @@ def exact_key(record: dict[str, Any]) -> bytes:
     return hashlib.blake2b(dedup_text(record).encode("utf-8"), digest_size=16).digest()
 
 
+# DedupExact's kept records carry their dedup text under this key so that DedupNearDuplicates
+# does not normalize every record a second time; DedupNearDuplicates strips it from everything
+# it emits (and DedupExact from its duplicates), so no output row of the dedup stage carries it.
+CARRIED_TEXT = "_dedup_text"
+
+
+def with_dedup_text(record: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """(exact key, a copy of the record carrying its dedup text): the exact stage's keying,
+    normalizing once for both stages."""
+    text = dedup_text(record)
+    key = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    return key, {**record, CARRIED_TEXT: text}
+
+
+def carried_dedup_text(record: dict[str, Any]) -> str:
+    """The dedup text DedupExact attached, or computed now for a record that has none."""
+    text = record.get(CARRIED_TEXT)
+    return dedup_text(record) if text is None else text
+
+
+def strip_carried(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without the carried dedup text (the record itself when it has none)."""
+    if CARRIED_TEXT not in record:
+        return record
+    return {k: v for k, v in record.items() if k != CARRIED_TEXT}
+
+
 def shingles(text: str, size: int) -> list[bytes]:
     """Distinct word ``size``-grams of a dedup text, UTF-8; a shorter text is one shingle.
 
@@ -140,61 +168,113 @@ def datasketch_permutations(num_perm: int, seed: int) -> np.ndarray:
 class MinHasher:
     """Vectorised MinHash equal to datasketch.MinHash(num_perm, seed) with its sha1_hash32.
 
-    Heavy: build once per worker (``DoFn.setup``). ``sketch`` hashes a batch of shingle lists in
-    one numpy pass: (a*x + b) mod (2^61 - 1) by the Mersenne identity (shift and add instead of a
-    64-bit division), the same values as datasketch's ``%``.
+    Heavy: build once per worker (``DoFn.setup``). ``sketch`` / ``sketch_texts`` hash a batch of
+    records in one numpy pass: the shingle hashes of all records are made distinct per record
+    in one sort, then permuted as (a*x + b) mod (2^61 - 1) (the Mersenne identity: shift and add
+    instead of a 64-bit division; the same values as datasketch's ``%``) and min-reduced per
+    record. Duplicate shingles are hashed but never permuted.
     """
 
-    # Hashed shingles per numpy chunk: keeps the (chunk x num_perm) uint64 buffers in L2 cache.
-    CHUNK = 512
+    # Distinct shingle hashes per numpy chunk: keeps the (chunk x num_perm) buffers in L2 cache.
+    CHUNK = 256
 
     def __init__(self, num_perm: int = 128, seed: int = 1):
         self.num_perm = num_perm
-        self.a, self.b = datasketch_permutations(num_perm, seed)
+        self.a, self.b = map(np.ascontiguousarray, datasketch_permutations(num_perm, seed))
+        self._product = np.empty(num_perm * self.CHUNK, dtype=np.uint64)
+        self._high = np.empty(num_perm * self.CHUNK, dtype=np.uint64)
+
+    @staticmethod
+    def _sha1_hash32(digests: bytes) -> np.ndarray:
+        # first 4 bytes of each 20-byte digest, little-endian: datasketch's sha1_hash32
+        return np.frombuffer(digests, dtype="<u4").reshape(-1, 5)[:, 0].astype(np.uint64)
 
     def shingle_hashes(self, shingle_lists: list[list[bytes]]) -> np.ndarray:
         """sha1_hash32 of every shingle of every list, concatenated (uint64)."""
         sha1 = hashlib.sha1
-        digests = b"".join([sha1(s).digest() for shingle_list in shingle_lists
-                            for s in shingle_list])
-        # first 4 bytes of each 20-byte digest, little-endian: datasketch's sha1_hash32
-        return np.frombuffer(digests, dtype="<u4").reshape(-1, 5)[:, 0].astype(np.uint64)
+        return self._sha1_hash32(b"".join([sha1(s).digest() for shingle_list in shingle_lists
+                                           for s in shingle_list]))
 
     def sketch(self, shingle_lists: list[list[bytes]]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Signatures (n x num_perm uint32) and each list's sorted distinct shingle hashes."""
-        n = len(shingle_lists)
-        lengths = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64, count=n)
+        lengths = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64,
+                              count=len(shingle_lists))
+        signatures, distinct, offsets = self.sketch_hashes(self.shingle_hashes(shingle_lists),
+                                                           lengths)
+        return signatures, np.split(distinct, offsets[1:-1])
+
+    def text_hashes(self, texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+        """sha1_hash32 of every word ``size``-gram of every dedup text (repeats included, so no
+        per-shingle dict), and the count per text: the multiset behind ``shingles()``."""
+        sha1 = hashlib.sha1
+        digests, lengths = [], np.empty(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            words = text.encode("utf-8").split()
+            if len(words) <= size:
+                digests.append(sha1(b" ".join(words)).digest())
+                lengths[i] = 1
+            else:
+                digests += [sha1(gram).digest()
+                            for gram in map(b" ".join, zip(*(words[j:] for j in range(size)),
+                                                           strict=False))]
+                lengths[i] = len(words) - size + 1
+        return self._sha1_hash32(b"".join(digests)), lengths
+
+    def sketch_texts(self, texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+        """``sketch_hashes`` of the word ``size``-grams of dedup texts."""
+        return self.sketch_hashes(*self.text_hashes(texts, size))
+
+    def sketch_hashes(self, hashes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray,
+                                                                              np.ndarray,
+                                                                              np.ndarray]:
+        """Signatures (n x num_perm uint32) of n records given their shingle hashes
+        (concatenated, ``lengths[i]`` for record i, repeats allowed), plus every record's sorted
+        distinct hashes, concatenated (uint32), and their offsets (n + 1)."""
+        n = len(lengths)
         if n and lengths.min() < 1:
             raise ValueError("every record needs at least one shingle (shingles() gives one)")
-        hashes = self.shingle_hashes(shingle_lists)
+        # each record's sorted distinct hashes in one sort, keyed by (record, hash)
+        keyed = np.repeat(np.arange(n, dtype=np.uint64) << np.uint64(32), lengths)
+        keyed |= hashes
+        keyed.sort()
+        if keyed.size:
+            keep = np.empty(keyed.size, dtype=bool)
+            keep[0] = True
+            np.not_equal(keyed[1:], keyed[:-1], out=keep[1:])
+            keyed = keyed[keep]
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        np.cumsum(np.bincount((keyed >> np.uint64(32)).astype(np.int64), minlength=n),
+                  out=offsets[1:])
+        distinct = keyed & np.uint64(0xFFFFFFFF)
         signatures = np.empty((n, self.num_perm), dtype=np.uint32)
-        shift = np.uint64(61)
+        a, b, shift = self.a[:, None], self.b[:, None], np.uint64(61)
         start = 0
         while start < n:
             stop = int(np.searchsorted(offsets, offsets[start] + self.CHUNK, side="right")) - 1
             stop = min(max(stop, start + 1), n)
             lo, hi = offsets[start], offsets[stop]
-            x = np.multiply(hashes[lo:hi, None], self.a)  # wraps mod 2^64, as datasketch's does
-            x += self.b
-            high = x >> shift
+            # (num_perm x shingles): each record's min is a reduction along contiguous memory,
+            # several times faster than along the strided axis
+            if hi - lo <= self.CHUNK:  # contiguous views of the preallocated buffers
+                size = self.num_perm * (hi - lo)
+                x = self._product[:size].reshape(self.num_perm, hi - lo)
+                high = self._high[:size].reshape(self.num_perm, hi - lo)
+                np.multiply(a, distinct[None, lo:hi], out=x)  # wraps mod 2^64 as datasketch's
+            else:  # one record with more distinct shingles than a chunk
+                x = np.multiply(a, distinct[None, lo:hi])
+                high = np.empty_like(x)
+            x += b
+            np.right_shift(x, shift, out=high)
             x &= _MERSENNE_PRIME
             x += high  # congruent mod p and < p + 8
             if x.max() >= _MERSENNE_PRIME:
                 np.subtract(x, _MERSENNE_PRIME, out=x, where=x >= _MERSENNE_PRIME)
             # astype(uint32) keeps the low 32 bits: datasketch's "& _max_hash"
             signatures[start:stop] = np.minimum.reduceat(
-                x.astype(np.uint32), offsets[start:stop] - lo, axis=0
-            )
+                x.astype(np.uint32), offsets[start:stop] - lo, axis=1).T
             start = stop
-        # each record's sorted distinct hashes, in one sort: by (record, hash), drop repeats
-        keyed = np.repeat(np.arange(n, dtype=np.uint64) << np.uint64(32), lengths) | hashes
-        keyed = np.unique(keyed)  # sorted by (record, hash), repeats dropped
-        counts = np.bincount((keyed >> np.uint64(32)).astype(np.int64), minlength=n)
-        distinct = np.split((keyed & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-                            np.cumsum(counts)[:-1])
-        return signatures, distinct
+        return signatures, distinct.astype(np.uint32), offsets
 
 
 def signature_bytes(signature: np.ndarray) -> bytes:
@@ -207,6 +287,32 @@ def band_keys(signature: bytes, bands: int, rows: int) -> list[bytes]:
     width = 4 * rows
     return [band.to_bytes(2, "little") + signature[band * width:(band + 1) * width]
             for band in range(bands)]
+
+
+def band_keys_batch(signatures: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """``band_keys`` of every row of an (n x num_perm) signature array, concatenated (n * bands
+    keys, record-major), built in one numpy pass instead of n * bands concatenations."""
+    n, width = len(signatures), 2 + 4 * rows
+    values = signatures[:, :bands * rows].astype("<u4").view(np.uint8).reshape(n, bands, 4 * rows)
+    index = np.arange(bands, dtype="<u2").view(np.uint8).reshape(1, bands, 2)
+    blob = np.concatenate([np.broadcast_to(index, (n, bands, 2)), values], axis=2).tobytes()
+    return [blob[k:k + width] for k in range(0, len(blob), width)]
+
+
+def sketch_records(records: list[dict[str, Any]], config: DedupConfig, hasher: MinHasher):
+    """The near stage's per-record work for a batch, as the Sketch DoFn (and bench/dedup.py)
+    run it: yields (record, node, signature bytes, distinct shingle hashes bytes, band keys)."""
+    signatures, distinct, offsets = hasher.sketch_texts(
+        [carried_dedup_text(record) for record in records], config.shingle)
+    sig_width = 4 * hasher.num_perm
+    sig_blob = signatures.astype("<u4").tobytes()
+    hash_blob = distinct.astype("<u4").tobytes()
+    starts = (4 * offsets).tolist()
+    keys = band_keys_batch(signatures, config.bands, config.rows)
+    bands = config.bands
+    for i, record in enumerate(records):
+        yield (record, today_node(record), sig_blob[i * sig_width:(i + 1) * sig_width],
+               hash_blob[starts[i]:starts[i + 1]], keys[i * bands:(i + 1) * bands])
 
 
 def exact_jaccard(hashes_a: bytes, hashes_b: bytes) -> float:
@@ -237,7 +343,7 @@ def pair_similarity(sketch_a: tuple, sketch_b: tuple) -> float:
 def _ts_us(ts: datetime) -> int:
     if ts.tzinfo is None:
         raise ValueError("record ts must be timezone-aware (UTC)")
-    return (ts - _EPOCH) // timedelta(microseconds=1)
+    return (ts - _EPOCH) // _ONE_MICROSECOND
 
 
 def exact_rank(record: dict[str, Any]) -> tuple:
@@ -302,7 +408,7 @@ class _PickExactRepresentative(beam.DoFn):
                 continue
             self.dropped.inc()
             yield beam.pvalue.TaggedOutput("duplicates", {
-                "record": record, "duplicate_of": best["event_id"],
+                "record": strip_carried(record), "duplicate_of": best["event_id"],
                 "reason": EXACT_DUPLICATE, "similarity": 1.0,
             })
         self.kept.inc()
@@ -327,7 +433,7 @@ class DedupExact(beam.PTransform):
         out = (
             records
             | "CountIn" >> beam.Map(_count(Metrics.counter("dedup_exact", "in")))
-            | "KeyByText" >> beam.Map(lambda record: (exact_key(record), record))
+            | "KeyByText" >> beam.Map(with_dedup_text)
             | "GroupByText" >> beam.GroupByKey()
             | "PickRepresentative" >> beam.ParDo(_PickExactRepresentative()).with_outputs(
                 "duplicates", main="kept")
@@ -366,17 +472,13 @@ class _SketchRecords(beam.DoFn):
     def _flush(self, windowed: bool):
         if not self.buffer:
             return
-        config = self.config
         batch, self.buffer = self.buffer, []
-        signatures, distinct = self.hasher.sketch(
-            [shingles(dedup_text(record), config.shingle) for record, _, _ in batch])
-        for (record, window, timestamp), signature, hashes in zip(
-                batch, signatures, distinct, strict=True):
-            node = today_node(record)
-            sig = signature_bytes(signature)
-            outputs = [("sketch", (node, (sig, hashes.astype("<u4").tobytes()))),
+        sketched = sketch_records([record for record, _, _ in batch], self.config, self.hasher)
+        for (_, window, timestamp), (record, node, sig, hashes, keys) in zip(
+                batch, sketched, strict=True):
+            outputs = [("sketch", (node, (sig, hashes))),
                        ("signature", (record["event_id"], (record.get("user_pseudonym"), sig)))]
-            outputs += [("band", (key, node)) for key in band_keys(sig, config.bands, config.rows)]
+            outputs += [("band", (key, node)) for key in keys]
             for tag, value in outputs:
                 if windowed:  # finish_bundle emits explicitly windowed values
                     yield beam.pvalue.TaggedOutput(
@@ -649,7 +751,7 @@ class DedupNearDuplicates(beam.PTransform):
         )
         out = (
             {
-                "record": records | "KeyById" >> beam.Map(lambda r: (r["event_id"], r)),
+                "record": records | "KeyById" >> beam.Map(lambda r: (r["event_id"], strip_carried(r))),
                 "signature": today.signature,
                 "fate": fates,
             }

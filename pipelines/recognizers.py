@@ -1,18 +1,19 @@
-"""Regex recognizers the PII scrubber runs next to spaCy's NER.
+"""Recognizers the PII scrubber adds to Presidio's predefined ones.
 
-Each recognizer is a plain function ``text -> list[Finding]`` behind a cheap pre-check (a text
-without a digit cannot hold a phone number), so most texts cost one ``str`` scan per type.
-They cover what Presidio's defaults miss on real-looking data: phone numbers in national formats
-that ``phonenumbers`` does not validate, 12-digit cards, international street addresses and
-address blocks, post codes next to a "zip"/"postal code" cue, and names after a title or an
-introduction ("my name is ...").
+Each detector is a plain function ``text -> list[Finding]`` behind a cheap pre-check (a text
+without a digit cannot hold a phone number); :class:`FinderRecognizer` subclasses at the bottom
+wrap them as Presidio ``EntityRecognizer`` objects so one ``AnalyzerEngine`` runs them next to
+Presidio's own ``EmailRecognizer``, ``PhoneRecognizer``, ``CreditCardRecognizer``, ... and
+``SpacyRecognizer``. They cover what Presidio's defaults miss on real-looking data: phone numbers
+in national formats that ``phonenumbers`` does not validate, 12-digit cards, international street
+addresses and address blocks, post codes next to a cue or a region code, names after a title or an
+introduction ("my name is ..."), and given names from a census gazetteer.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import tldextract
@@ -358,19 +359,294 @@ def has_digit(text: str) -> bool:
     return _DIGIT.search(text) is not None
 
 
-# entity type -> recognizer that can only fire on a text holding a digit
-DIGIT_RECOGNIZERS: dict[str, Callable[[str], list[Finding]]] = {
-    "CREDIT_CARD": find_cards,
-    "IBAN_CODE": find_ibans,
-    "US_SSN": find_ssns,
-    "IP_ADDRESS": find_ips,
-    "PHONE_NUMBER": find_phones,
-    "US_DRIVER_LICENSE": find_licenses,
-    "ZIP_CODE": find_zips,
-}
-# entity type -> recognizer that may fire on any text (EMAIL_ADDRESS and PERSON are wired by the
-# scrubber: one needs the offline tld extractor, the other joins spaCy's PERSON)
-TEXT_RECOGNIZERS: dict[str, Callable[[str], list[Finding]]] = {
-    "URL": find_urls,
-    "STREET_ADDRESS": find_addresses,
-}
+# --- words that are never PII -------------------------------------------------------------------
+
+# Programming languages, tools and products the small NER model tags GPE/PERSON/ORG ("how do I
+# reverse a list in Python?" -> "in <LOCATION>?"). An NER span made only of these words is
+# dropped. Words that are also common given names (Julia, Ruby, Ada, Pascal, Dart, Swift, ...) are
+# listed in TECH_NAME_WORDS instead: dropped as a place or organisation, kept when tagged PERSON.
+TECH_WORDS = frozenset(w.lower() for w in """
+    Python Java JavaScript TypeScript Rust Go Golang Kotlin Scala Haskell Perl PHP Lua Elixir
+    Erlang Clojure Fortran COBOL Lisp Scheme OCaml Fsharp Matlab Octave Bash Zsh PowerShell Groovy
+    Objective-C Assembly Solidity Verilog VHDL Prolog Racket Nim Zig Crystal Delphi VBA
+    SQL NoSQL MySQL PostgreSQL Postgres SQLite MongoDB Redis Cassandra Elasticsearch DynamoDB
+    Snowflake BigQuery DuckDB Parquet Kafka Spark Hadoop Hive Airflow Beam Flink Dask Pandas
+    NumPy SciPy Matplotlib Seaborn Plotly Jupyter Colab Keras TensorFlow PyTorch Torch JAX
+    Scikit-learn Sklearn HuggingFace Transformers LangChain Llama GPT ChatGPT Copilot OpenAI
+    Gemini Bard Mistral BERT Whisper
+    React Angular Vue Svelte Django Flask FastAPI Rails Laravel Symfony Express Node Node.js
+    Deno Next.js Nuxt jQuery Bootstrap Tailwind Spring Hibernate Maven Gradle npm Yarn pip Conda
+    Anaconda Poetry Docker Kubernetes Helm Terraform Ansible Jenkins Vagrant Nginx Apache Tomcat
+    Linux Ubuntu Debian Fedora CentOS Arch Windows macOS iOS Android Unix FreeBSD WSL
+    Git GitHub GitLab Bitbucket Jira Confluence Slack Zoom Teams Discord Notion Trello Figma
+    Excel Word PowerPoint Outlook OneNote Access SharePoint OneDrive Dropbox Gmail Chrome Firefox
+    Safari Edge Opera Photoshop Illustrator Premiere Blender Unity Unreal Godot AutoCAD Tableau
+    PowerBI Looker Salesforce SAP Oracle Azure AWS GCP Lambda Heroku Vercel Netlify Cloudflare
+    Vim Neovim Emacs VSCode IntelliJ PyCharm Eclipse Xcode LaTeX Markdown HTML CSS JSON YAML XML
+    TOML CSV Regex Wi-Fi Bluetooth USB HDMI Ethernet
+""".split())
+TECH_NAME_WORDS = frozenset("julia ruby ada pascal dart swift elm r c".split())
+
+
+def is_tech_term(span_text: str, as_person: bool) -> bool:
+    """True when every word of an NER span is a technical/product word (see TECH_WORDS)."""
+    words = [w for w in re.split(r"[\s/,]+", span_text.strip().strip(".,;:!?()\"'")) if w]
+    if not words:
+        return False
+    allowed = TECH_WORDS if as_person else TECH_WORDS | TECH_NAME_WORDS
+    return all(w.lower().strip("+#") in allowed or w.lower() in allowed for w in words)
+
+
+# --- the detectors as Presidio recognizers -------------------------------------------------------
+
+# Presidio is imported here, not at the top: the finders above are usable without it.
+from presidio_analyzer import LocalRecognizer, RecognizerResult  # noqa: E402
+
+
+class FinderRecognizer(LocalRecognizer):
+    """A Presidio recognizer over one finder function of this module.
+
+    ``TRIGGER`` is the cheap pre-check: ``None`` = any text, otherwise a text must contain one of
+    its strings (or a digit, for ``"digit"``) before the regexes run at all.
+    """
+
+    ENTITIES: tuple[str, ...] = ()
+    TRIGGER: str | None = None
+
+    def __init__(self):
+        super().__init__(supported_entities=list(self.ENTITIES), supported_language="en",
+                         name=type(self).__name__)
+
+    def load(self) -> None:
+        pass  # regexes compile at import
+
+    def find(self, text: str) -> list[Finding]:
+        raise NotImplementedError
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if self.TRIGGER == "digit" and not has_digit(text):
+            return []
+        return [
+            RecognizerResult(f.entity, f.start, f.end, f.score,
+                             recognition_metadata={
+                                 RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+            for f in self.find(text)
+            if f.entity in entities
+        ]
+
+
+class OfflineEmailRecognizer(FinderRecognizer):
+    ENTITIES = ("EMAIL_ADDRESS",)
+
+    def load(self) -> None:  # EntityRecognizer.__init__ calls it
+        self._tld = make_offline_tld_extractor()
+        self._tld("example.com")  # read the bundled snapshot now, not on the first e-mail
+
+    def find(self, text):
+        return find_emails(text, self._tld)
+
+
+class PhoneFormatsRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("PHONE_NUMBER",), "digit"
+    find = staticmethod(find_phones)
+
+
+class CardDigitsRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("CREDIT_CARD",), "digit"
+    find = staticmethod(find_cards)
+
+
+class IbanGroupsRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("IBAN_CODE",), "digit"
+    find = staticmethod(find_ibans)
+
+
+class SsnFormatsRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("US_SSN",), "digit"
+    find = staticmethod(find_ssns)
+
+
+class IpAddressFormatsRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("IP_ADDRESS",), "digit"
+    find = staticmethod(find_ips)
+
+
+class DriverLicenseCueRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("US_DRIVER_LICENSE",), "digit"
+    find = staticmethod(find_licenses)
+
+
+class ZipCodeRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("ZIP_CODE",), "digit"
+
+    def find(self, text):
+        return find_zips(text)
+
+
+class StreetAddressRecognizer(FinderRecognizer):
+    ENTITIES = ("STREET_ADDRESS",)
+    find = staticmethod(find_addresses)
+
+
+class UrlFormatsRecognizer(FinderRecognizer):
+    ENTITIES = ("URL",)
+    find = staticmethod(find_urls)
+
+
+class CueNameRecognizer(FinderRecognizer):
+    """Names after a title or an introduction, ``First X. Last`` (see :func:`find_names`)."""
+
+    ENTITIES = ("PERSON",)
+    find = staticmethod(find_names)
+
+
+# every recognizer of ours, in the order the registry gets them
+CUSTOM_RECOGNIZERS: tuple[type[FinderRecognizer], ...] = (
+    OfflineEmailRecognizer,
+    PhoneFormatsRecognizer,
+    CardDigitsRecognizer,
+    IbanGroupsRecognizer,
+    SsnFormatsRecognizer,
+    IpAddressFormatsRecognizer,
+    DriverLicenseCueRecognizer,
+    ZipCodeRecognizer,
+    StreetAddressRecognizer,
+    UrlFormatsRecognizer,
+    CueNameRecognizer,
+)
+
+
+# --- names from the US Census first-name gazetteer ------------------------------------------------
+
+# Census first names that are also everyday English words. Derived once from independent real
+# text (the lower-case words of Anthropic hh-rlhf, Arena-Hard prompts and OpenAssistant messages:
+# a census name written lower case at least a third as often as capitalised), then pruned by hand
+# of real names people merely type lower case, plus months, colours and plants. Such a word is a
+# name only when NER or a cue says so.
+AMBIGUOUS_FIRST_NAMES = frozenset("""
+    abbey abe ada ai al alpha an angel angle art bea bee bell bill brain buck buddy bunny candy
+    carry chance charity chase cherry chin conception coral coy cruz crystal dahlia dawn deb dede
+    dee del delta desire destiny diamond dick don dot echo ed eda else era eve fae faith fe forest
+    foster gay gene ginger glory golden grace guy ha hang harmony herb honey hope hue hung hunter
+    in irish joy junior karma kit kitty lady lang le lean len loan long lore love major man manual
+    many marine mark marry max may melody mercy merry meta miles min miss moon mora my na noble
+    numbers ok olive page patience pearl peg penny precious prince princess queen ray rich rob
+    ruby season see so son song soon spring star stormy sue summer sun sunny sunshine ta temple
+    tequila tiny un valentine van will winter young
+    april june august jack rose grant lane pat sandy amber ivy jade hazel violet iris autumn river
+    sky rusty christian norman english french august royal sterling earnest frank
+""".split())
+_NAMES_CACHE: dict[str, frozenset[str]] = {}
+
+
+def census_names(kind: str) -> frozenset[str]:
+    """Lower-cased US Census 1990 names shipped in the ``names`` package (MIT).
+
+    ``kind``: ``"first"`` (male + female given names, ~5.2k) or ``"last"`` (surnames, ~89k).
+    An independent source from the Faker locale lists that generated the benchmark texts.
+    """
+    if kind not in _NAMES_CACHE:
+        import importlib.resources
+
+        files = ("dist.male.first", "dist.female.first") if kind == "first" else ("dist.all.last",)
+        root = importlib.resources.files("names")
+        _NAMES_CACHE[kind] = frozenset(
+            line.split()[0].lower()
+            for f in files
+            for line in (root / f).read_text().splitlines()
+            if line.strip()
+        )
+    return _NAMES_CACHE[kind]
+
+
+_TOKEN = re.compile(r"[^\W\d_][\w'’-]*")
+_PARTICLES = frozenset("van von de da di del della ten ter le la du bin al".split())
+# words that open a dialogue line but name a role, not a person ("Human:", "Q:", "Note:")
+_LINE_LABELS = frozenset("""
+    human assistant user system bot ai model gpt chatgpt claude agent customer support admin
+    moderator host guest interviewer interviewee speaker narrator q a question answer note notes
+    subject re fw fwd from to cc bcc date time phone tel fax mobile cell email e-mail address name
+    title summary example input output response reply result error warning info tip hint step
+    total price cost zip city state country company website url id ssn dob age sex gender
+    directed written produced starring genre rating runtime language source update edit ps nb
+""".split())
+_SPEAKER = re.compile(r"(?m)^[ \t>]*([^\W\d_][\w'’-]+)[ \t]*:")
+
+
+def find_gazetteer_names(text: str, stop_words: frozenset[str] = frozenset()) -> list[Finding]:
+    """Given names from the census gazetteer, with the capitalised words that follow them.
+
+    - ``Willemine ten Pas``, ``Maha Cazares``: a capitalised given name plus following
+      capitalised words (particles and initials allowed);
+    - ``naomi ryan``, ``benjamin a seiler``: a lower-case given name plus a following census
+      surname (or initial + word);
+    - a dialogue speaker (``Halldór: ...``) in a text with at least two speaker lines.
+    Given names that are also English words (AMBIGUOUS_FIRST_NAMES), stop words and technical
+    terms are never taken on the gazetteer's word alone.
+    """
+    first, last = census_names("first"), census_names("last")
+    tokens = list(_TOKEN.finditer(text))
+    out = []
+    i = 0
+    while i < len(tokens):
+        m = tokens[i]
+        word = m.group()
+        key = word.lower()
+        if (len(word) < 3 or key not in first or key in AMBIGUOUS_FIRST_NAMES
+                or key in stop_words or key in TECH_WORDS or not (word.istitle() or word.islower())):
+            i += 1
+            continue
+        end, j = m.end(), i + 1
+        if word.istitle():
+            while j < len(tokens) and j - i <= 3:
+                nxt = tokens[j]
+                gap = text[end:nxt.start()]
+                w = nxt.group()
+                if gap.strip(" \t.") or "\n" in gap:
+                    break
+                if w[0].isupper() or (w in _PARTICLES and j + 1 < len(tokens)
+                                      and tokens[j + 1].group()[0].isupper()):
+                    end, j = nxt.end(), j + 1
+                    continue
+                break
+            out.append(Finding(m.start(), end, "PERSON", 0.6))
+        else:
+            if len(word) < 4:
+                i += 1
+                continue
+            while j < len(tokens) and j - i <= 2:
+                nxt = tokens[j]
+                w = nxt.group()
+                if text[end:nxt.start()].strip(" \t.") or not w.islower() or w in stop_words:
+                    break
+                if len(w) == 1 or (w in last and w not in AMBIGUOUS_FIRST_NAMES
+                                   and w not in TECH_WORDS):
+                    end, j = nxt.end(), j + 1
+                    continue
+                break
+            out.append(Finding(m.start(), end, "PERSON", 0.5))
+        i = j
+    speakers = [m for m in _SPEAKER.finditer(text) if m.group(1).lower() not in _LINE_LABELS
+                and m.group(1).lower() not in stop_words and m.group(1).lower() not in TECH_WORDS]
+    if len({m.group(1) for m in speakers}) >= 2:
+        out += [Finding(m.start(1), m.end(1), "PERSON", 0.5) for m in speakers]
+    return out
+
+
+class GazetteerNameRecognizer(FinderRecognizer):
+    """Census given names (see :func:`find_gazetteer_names`); stop words come from spaCy."""
+
+    ENTITIES = ("PERSON",)
+
+    def load(self) -> None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        census_names("first"), census_names("last")
+        self._stop_words = frozenset(STOP_WORDS)
+
+    def find(self, text):
+        return find_gazetteer_names(text, self._stop_words)
+
+
+CUSTOM_RECOGNIZERS += (GazetteerNameRecognizer,)

@@ -66,10 +66,7 @@ def chain_pseudonym(keys: list[bytes], user_id: str) -> str:
     """The pseudonym of ``user_id`` under a key ring (oldest key first)."""
     if not keys:
         raise RotateError("an empty key ring pseudonymizes nothing")
-    value = pseudonym.pseudonymize(keys[0], user_id)
-    for key in keys[1:]:
-        value = pseudonym.pseudonymize(key, value)
-    return value
+    return pseudonym.pseudonymize_ring(keys, user_id)
 
 
 def _rekey_column(column: pa.ChunkedArray, key: bytes) -> pa.Array:

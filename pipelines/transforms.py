@@ -112,10 +112,10 @@ class ReadLandingLines(beam.PTransform):
 class _ParseFn(beam.DoFn):
     def __init__(self, key_file: str | None):
         self._key_file = key_file
-        self._key = None
+        self._key_ring = None
 
     def setup(self):
-        self._key = pseudonym.load_key(self._key_file)
+        self._key_ring = pseudonym.load_key_ring(self._key_file)
 
     def process(self, line: tuple[str, int, bytes]):
         source_file, number, raw = line
@@ -130,7 +130,7 @@ class _ParseFn(beam.DoFn):
             return
         event = parsed.event
         # The raw user id goes no further than this line.
-        event["user_pseudonym"] = pseudonym.pseudonymize(self._key, event.pop("user_id"))
+        event["user_pseudonym"] = pseudonym.pseudonymize_ring(self._key_ring, event.pop("user_id"))
         event["ts"] = event.pop("timestamp")  # the warehouse's column name
         if event["event_type"] == "interaction":
             event["prompt"] = last_user_message(event["messages"])  # re-set after scrubbing

@@ -15,13 +15,17 @@ from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
 
 from pipelines.dedup import (
+    CARRIED_TEXT,
     DedupConfig,
     DedupExact,
     DedupNearDuplicates,
     MinHasher,
+    band_keys,
+    band_keys_batch,
     dedup_text,
     exact_jaccard,
     shingles,
+    signature_bytes,
 )
 from pipelines.schemas import DEDUP_INDEX
 from tests.conftest import shared_file
@@ -213,6 +217,66 @@ def test_signatures_equal_datasketch():
             expected.update_batch(shingle_list)
             assert np.array_equal(signature.astype(np.uint64), expected.hashvalues)
             assert len(distinct) == len(set(shingle_list))
+
+
+def test_text_path_equals_datasketch_on_the_same_shingles():
+    # the path the Sketch DoFn runs: hashes straight from dedup texts (repeats included, no
+    # shingle lists); its signatures must equal datasketch's on shingles() of the same texts
+    texts = ["", "one", "two words", "three words here", ANSWER_A, "Ünïcode ﬁle ＡＢＣ " * 3,
+             ANSWER_B + " " + ANSWER_C * 20, " ".join(f"w{i}" for i in range(600))]
+    dedup_texts = [dedup_text(record("x", t, t[::-1])) for t in texts]
+    hasher = MinHasher(CONFIG.num_perm, CONFIG.seed)
+    signatures, distinct, offsets = hasher.sketch_texts(dedup_texts, CONFIG.shingle)
+    assert len(dedup_texts[-1].split()) > MinHasher.CHUNK  # one record wider than a chunk
+    for i, text in enumerate(dedup_texts):
+        shingle_list = shingles(text, CONFIG.shingle)
+        expected = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed)
+        expected.update_batch(shingle_list)
+        assert np.array_equal(signatures[i].astype(np.uint64), expected.hashvalues), text[:40]
+        own = distinct[offsets[i]:offsets[i + 1]]
+        reference = np.unique(hasher.shingle_hashes([shingle_list])).astype(np.uint32)
+        assert np.array_equal(own, reference)
+    # one batch or one record at a time: the same signatures
+    for i, text in enumerate(dedup_texts):
+        alone, _, _ = hasher.sketch_texts([text], CONFIG.shingle)
+        assert np.array_equal(alone[0], signatures[i])
+
+
+def test_band_keys_batch_equals_band_keys():
+    hasher = MinHasher(CONFIG.num_perm, CONFIG.seed)
+    signatures, _, _ = hasher.sketch_texts(
+        [dedup_text(record("x", "", t)) for t in (ANSWER_A, ANSWER_B, ANSWER_C)], 3)
+    keys = band_keys_batch(signatures, CONFIG.bands, CONFIG.rows)
+    expected = [key for signature in signatures
+                for key in band_keys(signature_bytes(signature), CONFIG.bands, CONFIG.rows)]
+    assert keys == expected and len(set(keys)) == 3 * CONFIG.bands
+
+
+def test_carried_dedup_text_is_used_and_never_emitted():
+    records = [record("a", "Hello there", ANSWER_A), record("b", "hello THERE", ANSWER_A),
+               record("c", "Capital?", ANSWER_B)]
+    # x and y differ in prompt and response, but carry the same dedup text: the near stage
+    # dedups on what DedupExact attached instead of normalizing again
+    carried = [{**record("x", "Plants?", ANSWER_C, n_feedback=1), CARRIED_TEXT: "same text"},
+               {**record("y", "Other", ANSWER_B, minutes=1), CARRIED_TEXT: "same text"}]
+
+    def no_carried_text(rows):
+        assert rows and all(CARRIED_TEXT not in row for row in rows), rows
+
+    with runner_pipeline() as p:
+        exact = p | beam.Create(records) | DedupExact(CONFIG)
+        assert_that(exact["kept"] | beam.Map(lambda r: (r["event_id"], r[CARRIED_TEXT])),
+                    equal_to([("a", dedup_text(records[0])), ("c", dedup_text(records[2]))]),
+                    label="exact_kept_carries")
+        assert_that(exact["duplicates"] | beam.Map(lambda d: d["record"]), no_carried_text,
+                    label="exact_duplicates")
+        near = ((exact["kept"], p | "Carried" >> beam.Create(carried)) | beam.Flatten()
+                | DedupNearDuplicates(CONFIG))
+        assert_that(duplicate_summary(near["duplicates"]),
+                    equal_to([("y", "x", "near_duplicate")]), label="near_duplicates")
+        assert_that(near["kept"], no_carried_text, label="near_kept")
+        assert_that(near["duplicates"] | "NearDupRecords" >> beam.Map(lambda d: d["record"]),
+                    no_carried_text, label="near_duplicate_records")
 
 
 def test_oversized_bucket_pairs_grow_linearly():

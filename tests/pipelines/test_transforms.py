@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -182,3 +183,13 @@ def test_key_file_is_private(tmp_path):
     path = pseudonym.create_key_file(tmp_path / "key")
     assert path.stat().st_mode & 0o777 == 0o600
     assert len(pseudonym.load_key(str(path))) >= 16
+
+
+def test_key_ring_chains_keys_oldest_first(tmp_path):
+    path = tmp_path / "keys"
+    path.write_text("old-key-0123456789abcdef\nnew-key-0123456789abcdef\n")
+    ring = pseudonym.load_key_ring(str(path))
+    assert ring == [b"old-key-0123456789abcdef", b"new-key-0123456789abcdef"]
+    chained = pseudonym.pseudonymize(ring[1], pseudonym.pseudonymize(ring[0], "alice"))
+    assert pseudonym.pseudonymize_ring(ring, "alice") == chained
+    assert pseudonym.load_key(str(path)) == ring[1]
