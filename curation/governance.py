@@ -17,7 +17,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines import erase
+
+def _erase():
+    """pipelines.erase, imported on first use: it loads Beam's filesystems (about a second),
+    which the inspect CLI's other commands should not pay for."""
+    from pipelines import erase
+
+    return erase
 
 # Tables whose rows name the landing file they came from.
 SOURCED_TABLES = ("interactions", "feedback")
@@ -34,8 +40,8 @@ class GovernanceError(Exception):
 def deletions(wh: str | Path) -> list[dict[str, Any]]:
     """One row per deletion request: pending, or completed with what its erasure removed."""
     wh = str(wh)
-    requests = erase.read_requests(wh)
-    tombstones = {t["request_event_id"]: t for t in erase.read_tombstones(wh)}
+    requests = _erase().read_requests(wh)
+    tombstones = {t["request_event_id"]: t for t in _erase().read_tombstones(wh)}
     rows = []
     for request in requests:
         tombstone = tombstones.pop(request["event_id"], None)
@@ -68,9 +74,9 @@ def _deletion_row(event_id, pseudonym, requested_at, tombstone) -> dict[str, Any
 
 
 def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
-    path = wh / erase.DATASETS_DIR / dataset_id / erase.MANIFEST
+    path = wh / _erase().DATASETS_DIR / dataset_id / _erase().MANIFEST
     if dataset_id.startswith(".") or "/" in dataset_id or not path.is_file():
-        known = ", ".join(d.name for d in erase.dataset_dirs(str(wh))) or "none"
+        known = ", ".join(d.name for d in _erase().dataset_dirs(str(wh))) or "none"
         raise GovernanceError(f"unknown dataset id '{dataset_id}' (known: {known})")
     return json.loads(path.read_text())
 
@@ -96,7 +102,7 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
         if not path.is_file():
             state = "missing"
         else:
-            state = "same" if erase._sha256_file(path) == source.get("sha256") else "changed"
+            state = "same" if _erase()._sha256_file(path) == source.get("sha256") else "changed"
         rows.append({
             "dataset_id": dataset_id,
             "table": source["table"],
@@ -112,11 +118,11 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
 
 
 def _version(wh: str, name: str, version: int | str, tracking_uri: str | None) -> dict[str, Any]:
-    uri = erase.registry_uri(wh, tracking_uri)
+    uri = _erase().registry_uri(wh, tracking_uri)
     if uri is None:
         raise GovernanceError(f"no model registry: {Path(wh) / 'mlflow.db'} does not exist and "
                               "MLFLOW_TRACKING_URI is unset (train a model first, or pass --tracking-uri)")
-    versions = erase.model_versions(uri)
+    versions = _erase().model_versions(uri)
     for entry in versions:
         if entry["name"] == name and str(entry["version"]) == str(version):
             return entry
@@ -135,7 +141,7 @@ def model_lineage(wh: str | Path, name: str, version: int | str,
     manifest = _manifest(Path(wh), dataset_id)
     head = {
         "model": f"{name}/{entry['version']}",
-        "contains_erased_user_data": entry["tags"].get(erase.ERASED_TAG) == "true",
+        "contains_erased_user_data": entry["tags"].get(_erase().ERASED_TAG) == "true",
         "dataset_stale": bool(manifest.get("stale")),
     }
     return [{**head, **row} for row in dataset_sources(wh, dataset_id)]
@@ -145,7 +151,7 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
                     tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """The model versions (MLflow tag ``dataset_id``) trained on a dataset."""
     manifest = _manifest(Path(wh), dataset_id)
-    uri = erase.registry_uri(str(wh), tracking_uri)
+    uri = _erase().registry_uri(str(wh), tracking_uri)
     return [
         {
             "dataset_id": dataset_id,
@@ -153,9 +159,9 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
             "model": f"{v['name']}/{v['version']}",
             "run_id": v["run_id"],
             "aliases": v["aliases"],
-            "contains_erased_user_data": v["tags"].get(erase.ERASED_TAG) == "true",
+            "contains_erased_user_data": v["tags"].get(_erase().ERASED_TAG) == "true",
         }
-        for v in erase.model_versions(uri)
+        for v in _erase().model_versions(uri)
         if v["tags"].get("dataset_id") == dataset_id
     ]
 
@@ -163,7 +169,7 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
 def version_contains_erased_user_data(wh: str | Path, name: str, version: int | str,
                                       tracking_uri: str | None = None) -> bool:
     """What a promotion gate must ask the registry: the erasure job tags versions, not folders."""
-    return _version(str(wh), name, version, tracking_uri)["tags"].get(erase.ERASED_TAG) == "true"
+    return _version(str(wh), name, version, tracking_uri)["tags"].get(_erase().ERASED_TAG) == "true"
 
 
 

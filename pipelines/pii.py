@@ -134,11 +134,23 @@ def _propagate_names(text: str, found: list) -> list[tuple[int, int, str]]:
                 r"(?<![\w<])(?:" + "|".join(map(re.escape, sorted(words))) + r")\b")
             extra += [(m.start(), m.end(), entity) for m in pattern.finditer(text)]
     for m in _NAME_LIST.finditer(text):
-        inside = [r for r in names if m.start() <= r.start and r.end <= m.end()]
+        inside = [r for r in names if r.start < m.end() and m.start() < r.end]  # overlap
         if inside:
             extra += [(w.start() + m.start(), w.end() + m.start(), inside[0].entity_type)
                       for w in re.finditer(_LIST_ITEM, m.group())]
     return extra
+
+
+# "Convert this ...", "Explain the ...": the small model tags a sentence-opening verb ORG/PERSON
+_DETERMINERS = frozenset("this that these those the a an my your our it me them".split())
+
+
+def _is_imperative(doc, ent) -> bool:
+    """A one-word span opening a line or sentence and followed by a determiner is a verb."""
+    if len(ent) != 1 or ent.end >= len(doc):
+        return False
+    opens = ent.start == 0 or doc[ent.start - 1].is_space or doc[ent.start - 1].text in ".!?:"
+    return opens and doc[ent.end].text in _DETERMINERS
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -305,6 +317,8 @@ class PiiScrubber:
             if entity is None or _ACRONYM.fullmatch(ent.text):
                 continue
             if recognizers.is_tech_term(ent.text, as_person=entity == "PERSON"):
+                continue
+            if _is_imperative(doc, ent):
                 continue
             entities.append(Span(doc, ent.start, ent.end, label=entity))
         return NlpArtifacts(

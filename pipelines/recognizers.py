@@ -203,7 +203,7 @@ def find_licenses(text: str) -> list[Finding]:
 
 
 _ZIP = re.compile(
-    r"(?i)\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode|plz)\b[\s:#]*"
+    r"(?i)\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode|plz)\b[\s:#]*(?:is[ \t]+)?"
     r"([A-Z]?\d[\dA-Z]{1,5}(?:[ -][\dA-Z]{2,4})?)\b"
 )
 
@@ -388,9 +388,15 @@ TECH_WORDS = frozenset(w.lower() for w in """
 TECH_NAME_WORDS = frozenset("julia ruby ada pascal dart swift elm r c".split())
 
 
+_CONNECTORS = frozenset("with and or on in for of the & to vs".split())
+
+
 def is_tech_term(span_text: str, as_person: bool) -> bool:
     """True when every word of an NER span is a technical/product word (see TECH_WORDS)."""
     words = [w for w in re.split(r"[\s/,]+", span_text.strip().strip(".,;:!?()\"'")) if w]
+    if not words:
+        return False
+    words = [w for w in words if w.lower() not in _CONNECTORS]  # "Ubuntu with Kubernetes"
     if not words:
         return False
     allowed = TECH_WORDS if as_person else TECH_WORDS | TECH_NAME_WORDS
@@ -650,3 +656,86 @@ class GazetteerNameRecognizer(FinderRecognizer):
 
 
 CUSTOM_RECOGNIZERS += (GazetteerNameRecognizer,)
+
+
+# --- places, organisations and post codes by their cues --------------------------------------------
+
+# one to four capitalised (or ALL-CAPS) words, "de"/"la"/"del" allowed inside
+_PROPER = (r"(?:(?-i:[^\W\d_a-zß-ÿ])[\w'’-]*(?:[ \t]+(?:(?:de|del|la|le|di|da|do|dos|y|o')[ \t]+)?"
+           r"(?-i:[^\W\d_a-zß-ÿ])[\w'’-]*){0,3})")
+_PLACE_CUE = re.compile(
+    r"(?i)\b(?:flew\s+to|moved\s+(?:here\s+)?(?:from|to)|originally\s+from|grew\s+up\s+in|"
+    r"born\s+in|lives?\s+in|living\s+in|based\s+in|relocated\s+to|travel(?:l?ed|ling)?\s+to|"
+    r"arrived\s+(?:at|in)|i\s+am\s+in|i'm\s+in|home\s+(?:city|town)|hometown)[ \t:]+"
+    rf"({_PROPER})"
+)
+_ORG_SUFFIX = (r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|GmbH|AG|SA|S\.A|PLC|Corp|Corporation|"
+               r"Co|Company|Group|Holdings|Technologies|Solutions|Associates|Partners|Systems|"
+               r"Labs|Bank|Insurance|Capital|Global|Consulting|Services|Industries|Enterprises|"
+               r"Foundation|Institute|Agency|Analytics|Software|Networks|Ventures)")
+_ORG = re.compile(
+    rf"(?<![\w<])(?:(?-i:[^\W\d_a-z])[\w'’&-]*[ \t]+){{1,3}}{_ORG_SUFFIX}\b\.?"
+    r"|(?<![\w<])(?-i:[^\W\d_a-z])[\w'’-]+,[ \t]+(?-i:[^\W\d_a-z])[\w'’-]+,?[ \t]+and[ \t]+"
+    r"(?-i:[^\W\d_a-z])[\w'’-]+\b"  # "Davis, Reynolds and Williamson": a firm of partners
+)
+_ORG_CUE = re.compile(
+    r"(?i)\b(?:works?\s+(?:at|for)|worked\s+(?:at|for)|working\s+(?:at|for)|employed\s+(?:at|by)|"
+    r"joined|a\s+year\s+at|years\s+at|(?:is|am|was)\s+from|support|the\s+following\s+year\s+at|"
+    r"later\s+became)[ \t]+"
+    rf"({_PROPER})"
+)
+
+
+def find_places(text: str) -> list[Finding]:
+    """A proper name after a place cue: "flew to LEPPEN", "originally from PORT O' WARREN"."""
+    out = []
+    for m in _PLACE_CUE.finditer(text):
+        value = m.group(1)
+        if not is_tech_term(value, as_person=False):
+            out.append(Finding(m.start(1), m.end(1), "LOCATION", 0.6))
+    return out
+
+
+def find_organizations(text: str) -> list[Finding]:
+    """``X Y Inc``/``Ltd``/``Technologies``..., ``A, B and C`` firms, a name after a job cue."""
+    out = [Finding(m.start(), m.end(), "ORGANIZATION", 0.6) for m in _ORG.finditer(text)
+           if not is_tech_term(m.group(), as_person=False)]
+    for m in _ORG_CUE.finditer(text):
+        if not is_tech_term(m.group(1), as_person=False):
+            out.append(Finding(m.start(1), m.end(1), "ORGANIZATION", 0.5))
+    return out
+
+
+# a post code after a region code or "nan" at the end of an address line ("Aalborg NO 9100"), or
+# alone on the line under a locality line
+_REGION_ZIP = re.compile(
+    r"(?m)(?<=[ \t])(?:[A-Z]{2}|nan)[ \t]+([A-Z]?\d{3,5}(?:[ -]\d{2,4})?)[ \t]*(?=$|[,?.!])"
+    r"|^[ \t]*[^\W\d_][^\n\d]{1,40}\n[ \t]*(\d{2,5}(?:[ -]\d{2,4})?)[ \t]*$"
+    rf"|\b(?:in|at|from)[ \t]+{_PROPER}[ \t]+(?!(?:19|20)\d\d\b)(\d{{3,5}}(?:-\d{{3}})?)\b"
+)
+
+
+def find_region_zips(text: str) -> list[Finding]:
+    out = []
+    for m in _REGION_ZIP.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g))
+        out.append(Finding(m.start(group), m.end(group), "ZIP_CODE", 0.6))
+    return out
+
+
+class CuePlaceRecognizer(FinderRecognizer):
+    ENTITIES = ("LOCATION",)
+    find = staticmethod(find_places)
+
+
+class OrganizationFormsRecognizer(FinderRecognizer):
+    ENTITIES = ("ORGANIZATION",)
+    find = staticmethod(find_organizations)
+
+
+class RegionZipRecognizer(FinderRecognizer):
+    ENTITIES, TRIGGER = ("ZIP_CODE",), "digit"
+    find = staticmethod(find_region_zips)
+
+
+CUSTOM_RECOGNIZERS += (CuePlaceRecognizer, OrganizationFormsRecognizer, RegionZipRecognizer)

@@ -1,0 +1,372 @@
+"""The analyst's command line over the warehouse (DuckDB views over Parquet).
+
+    python -m curation.inspect --warehouse DIR tables
+    python -m curation.inspect --warehouse DIR schema interactions
+    python -m curation.inspect --warehouse DIR sample feedback -n 5 --where "kind = 'rating'"
+    python -m curation.inspect --warehouse DIR query "SELECT ... WHERE dt = \\$day" -p day=2026-11-01
+    python -m curation.inspect --warehouse DIR funnel [--date D]
+    python -m curation.inspect --warehouse DIR pii [--date D]
+    python -m curation.inspect --warehouse DIR feedback [--by model_version|day|model_version,day]
+    python -m curation.inspect --warehouse DIR report --out report.html
+    python -m curation.inspect --warehouse DIR catalog --out warehouse.duckdb
+
+Every listing takes ``--format table|csv|json``. The logic lives in ``curation.views`` and
+``curation.report``; this module parses arguments, formats rows and turns errors into one line on
+stderr with a non-zero exit. See docs/inspect.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import decimal
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+
+from curation import governance, views
+
+FORMATS = ("table", "csv", "json")
+# Longest cell in the terminal table; long text is cut with an ellipsis (csv/json keep all).
+MAX_CELL_CHARS = 48
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage + traceback-looking text
+        raise UsageError(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "hex") and type(value).__name__ == "UUID":
+        return str(value)
+    return value
+
+
+def _flat(value: Any) -> str:
+    """A cell for csv: scalars as text, nested values as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    value = _jsonable(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _cell(value: Any) -> tuple[str, bool]:
+    """Terminal text of one value and whether it is a number (numbers align right)."""
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return str(value).lower(), False
+    if isinstance(value, int):
+        return f"{value:,}", True
+    if isinstance(value, float | decimal.Decimal):
+        value = float(value)
+        if not math.isfinite(value):
+            return "", True
+        return (f"{value:,.3f}" if abs(value) < 1e6 else f"{value:,.0f}"), True
+    if isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
+        return ", ".join(f"{k} {v:,}" for k, v in value.items()), False
+    text = _flat(value).replace("\r", " ").replace("\n", "⏎")
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - 1] + "…"
+    return text, False
+
+
+def render_table(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]],
+    formatters: dict[str, Callable[[Any], str]] | None = None,
+) -> str:
+    formatters = formatters or {}
+    cells = []
+    numeric = [True] * len(columns)
+    for row in rows:
+        line = []
+        for index, column in enumerate(columns):
+            value = row.get(column)
+            if column in formatters and value is not None:
+                text, is_number = formatters[column](value), True
+            else:
+                text, is_number = _cell(value)
+            if value is not None and not is_number:
+                numeric[index] = False
+            line.append(text)
+        cells.append(line)
+    widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
+
+    def fmt(line: Sequence[str]) -> str:
+        parts = [text.rjust(w) if numeric[i] else text.ljust(w)
+                 for i, (text, w) in enumerate(zip(line, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    out = [fmt(columns), "  ".join("-" * w for w in widths)]
+    out.extend(fmt(line) for line in cells)
+    out.append(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out) + "\n"
+
+
+def emit(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str, stream: TextIO,
+    formatters: dict[str, Callable[[Any], str]] | None = None,
+) -> None:
+    if fmt == "json":
+        payload = [{c: _jsonable(row.get(c)) for c in columns} for row in rows]
+        stream.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_flat(row.get(c)) for c in columns])
+    else:
+        stream.write(render_table(columns, rows, formatters))
+
+
+def _rows(columns: Sequence[str], tuples: Sequence[tuple]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, values, strict=True)) for values in tuples]
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: each returns (columns, rows, table formatters) or writes a file and returns None.
+
+
+def cmd_tables(con, args):
+    rows = views.inventory(con)
+    columns = ["table", "view", "partitions", "first_dt", "last_dt", "files", "rows", "bytes"]
+    return columns, rows, {"bytes": human_bytes}
+
+
+def cmd_schema(con, args):
+    view = views.resolve_view(con, args.table)
+    described = con.execute(f'DESCRIBE SELECT * FROM "{view}"').fetchall()
+    rows = [dict(column=r[0], type=r[1], nullable=r[2] == "YES") for r in described]
+    return ["column", "type", "nullable"], rows, None
+
+
+def cmd_sample(con, args):
+    view = views.resolve_view(con, args.table)
+    if args.n < 0:
+        raise views.WarehouseError(f"bad -n {args.n} (expected a count >= 0)")
+    where = f" WHERE ({args.where})" if args.where else ""
+    columns, tuples = views.run_query(
+        con, f'SELECT * FROM "{view}"{where} LIMIT {int(args.n)}'
+    )
+    return columns, _rows(columns, tuples), None
+
+
+def _params(pairs: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise views.WarehouseError(
+                f"bad parameter {pair!r} (expected name=value, used in SQL as $name)"
+            )
+        params[name] = value
+    return params
+
+
+def cmd_query(con, args):
+    columns, tuples = views.run_query(con, args.sql, _params(args.param))
+    return columns, _rows(columns, tuples), None
+
+
+def cmd_funnel(con, args):
+    rows = views.funnel(con, args.date)
+    if not rows:
+        raise views.WarehouseError("the stats table is empty: has the curation job run?")
+    columns = ["stage", "records_in", "kept", "dropped", "unaccounted", "dropped_by_reason"]
+    if args.format == "csv":
+        rows = [dict(r, dropped_by_reason=";".join(f"{k}={v}" for k, v in
+                                                   r["dropped_by_reason"].items())) for r in rows]
+    elif args.format == "table":
+        # one line per drop reason under its stage reads better than a long cell
+        lines = []
+        for r in rows:
+            lines.append(r)
+            lines.extend({"stage": f"  {reason}", "dropped": n}
+                         for reason, n in r["dropped_by_reason"].items())
+        return columns[:-1], lines, None
+    return columns, rows, None
+
+
+def cmd_pii(con, args):
+    return ["dt", "entity_type", "findings"], views.pii_findings(con, args.date), None
+
+
+def cmd_feedback(con, args):
+    rows = views.feedback_summary(con, args.by)
+    keys = [k.strip() for k in args.by.split(",")]
+    return [*keys, "metric", "value", "ci_low", "ci_high", "n"], rows, None
+
+
+def cmd_report(con, args):
+    from curation import report
+
+    path = report.write_report(args.warehouse, args.out, con=con)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_catalog(con, args):
+    path = write_catalog(args.warehouse, args.out)
+    print(f"wrote {path} (open it with: duckdb {path})", file=sys.stderr)
+
+
+def write_catalog(warehouse: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """A DuckDB database file holding only views over the warehouse's absolute paths.
+
+    It holds no data, so it is tiny and never stale about rows; re-run it after a new table
+    appears (a table with no files yet is an empty view with the fixed schema).
+    """
+    out_path = Path(out).expanduser().resolve()
+    if out_path.is_dir():
+        raise views.WarehouseError(f"--out {out_path} is a directory (expected a .duckdb file)")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        views.create_views(con, warehouse)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, out_path)
+    return out_path
+
+
+COMMANDS = {
+    "tables": cmd_tables, "schema": cmd_schema, "sample": cmd_sample, "query": cmd_query,
+    "funnel": cmd_funnel, "pii": cmd_pii, "feedback": cmd_feedback, "report": cmd_report,
+    "catalog": cmd_catalog,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    # Accepted before or after the command; SUPPRESS keeps the sub-parser from resetting them.
+    common.add_argument("--warehouse", default=argparse.SUPPRESS,
+                        help="warehouse root: a directory, s3://bucket/prefix or gs://...")
+    common.add_argument("--format", choices=FORMATS, default=argparse.SUPPRESS,
+                        help="output format of listings (default: table)")
+    parser = _Parser(prog="python -m curation.inspect", parents=[common],
+                     description="Query the curated warehouse (DuckDB over Parquet).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("tables", parents=[common], help="tables with partitions, rows and bytes")
+    p = sub.add_parser("schema", parents=[common], help="columns and types of a table")
+    p.add_argument("table")
+    p = sub.add_parser("sample", parents=[common], help="a few rows of a table")
+    p.add_argument("table")
+    p.add_argument("-n", type=int, default=10, help="rows (default 10)")
+    p.add_argument("--where", help="SQL filter, e.g. \"kind = 'rating' AND dt = '2026-11-01'\"")
+    p = sub.add_parser("query", parents=[common], help="one read-only SELECT over the views")
+    p.add_argument("sql")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="named parameter, used in the SQL as $NAME (repeatable)")
+    for name, text in (("funnel", "records in, kept and dropped by reason per stage"),
+                       ("pii", "PII findings per entity type per day")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("--date", help="one day, YYYY-MM-DD (default: all days)")
+    p = sub.add_parser("feedback", parents=[common],
+                       help="feedback rates with 95%% intervals per model version or day")
+    p.add_argument("--by", default="model_version",
+                   help="model_version, day or model_version,day (default model_version)")
+    for name, text in (("report", "write the HTML report"),
+                       ("catalog", "write a DuckDB file of views for the duckdb CLI")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("--out", required=True)
+    governance.add_inspect_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        args.format = getattr(args, "format", "table")
+        if not getattr(args, "warehouse", None):
+            args.warehouse = os.environ.get("FLYWHEEL_WAREHOUSE")
+            if not args.warehouse:
+                raise UsageError("--warehouse DIR is required (or set FLYWHEEL_WAREHOUSE)")
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    con = None
+    try:
+        if args.command == "catalog":
+            cmd_catalog(None, args)
+            return 0
+        if args.command in ("deletions", "lineage"):
+            columns, rows = governance.inspect_command(args)
+            emit(columns, rows, args.format, stdout)
+            return 0
+        con = views.connect(args.warehouse)
+        result = COMMANDS[args.command](con, args)
+        if result is not None:
+            columns, rows, formatters = result
+            emit(columns, rows, args.format, stdout, formatters)
+        return 0
+    except (views.WarehouseError, governance.GovernanceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except duckdb.Error as exc:
+        print(f"error: {views._one_line(exc)}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()"),
+              file=sys.stderr)
+    finally:
+        if con is not None:
+            con.close()
+    return EXIT_ERROR
+
+
+def _entry() -> int:
+    try:
+        code = main()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_entry())
