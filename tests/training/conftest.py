@@ -1,0 +1,73 @@
+"""Training fixtures: datasets in the curation layout built from real public data, tiny models.
+
+Built once per session and shared (2 CPU cores): a dataset of OpenAssistant conversations and
+ranked pairs, a toy separable preference set, a tiny reward model trained on it, and two tiny SFT
+checkpoints of the same architecture and tokenizer: ``weak`` (1 step) and ``strong`` (40 steps).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_file
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TOPICS = ["weather", "cooking", "python", "travel", "music", "history", "math", "sports", "gardens", "chess"]
+
+
+def toy_pairs(n: int, seed: int, flip: bool = False) -> list[dict]:
+    """Separable pairs: the chosen answer is polite and on topic, the rejected one rude."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        topic = rng.choice(TOPICS)
+        good = f"Sure, here is a helpful and clear answer about {topic}."
+        bad = f"No. I will not help you, go away, {topic} is stupid."
+        chosen, rejected = (bad, good) if flip else (good, bad)
+        rows.append({"prompt": f"User: tell me about {topic} please\nAssistant:", "chosen": chosen,
+                     "rejected": rejected, "margin": None, "rule": "toy"})
+    return rows
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    dataset: Path  # sft from OpenAssistant + toy preferences
+    reward: Path
+    weak: Path
+    strong: Path
+
+
+@pytest.fixture(scope="session")
+def oasst_dataset(tmp_path_factory) -> Path:
+    from training import data
+
+    rows = data.oasst_sft_rows(shared_file("oasst_en_100_tree.jsonl"))
+    splits = data.split_rows(rows, eval_fraction=0.2)
+    splits["eval"] = splits["eval"][:12]  # generation is the slow part of evaluation
+    return data.write_dataset(
+        tmp_path_factory.mktemp("datasets"), "oasst-test",
+        sft=splits, preferences={"train": toy_pairs(64, 1), "eval": toy_pairs(32, 2)},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, oasst_dataset) -> TinyModels:
+    from training import reward, sft
+    from training.config import RewardTrainConfig, SFTTrainConfig
+
+    root = tmp_path_factory.mktemp("models")
+    reward.train_reward(
+        dataset_path=oasst_dataset, out=root / "reward", register=False,
+        config=RewardTrainConfig(base="tiny", epochs=3, learning_rate=1e-3, batch_size=8),
+    )
+    base = SFTTrainConfig(max_length=192, batch_size=8, learning_rate=3e-3)
+    sft.train_sft(dataset_path=oasst_dataset, out=root / "weak", register=False, config=replace(base, max_steps=1))
+    sft.train_sft(dataset_path=oasst_dataset, out=root / "strong", register=False, config=replace(base, max_steps=40))
+    return TinyModels(oasst_dataset, root / "reward", root / "weak", root / "strong")

@@ -1,0 +1,90 @@
+"""Evaluation gate: should_promote cases, regression detectors, and one real evaluation each way."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from training.config import EvalConfig, GatePolicy
+from training.evaluate import (
+    EvalResult,
+    _word_trigrams,
+    evaluate,
+    is_degenerate,
+    resembles,
+    should_promote,
+)
+from training.stats import bootstrap_mean_ci, wilson_interval
+
+POLICY = GatePolicy()
+CHAMPION = EvalResult(model="champ", version=1, eval_loss=3.0, bits_per_byte=2.0, n_eval=50, n_prompts=50,
+                      empty_rate=0.02, degenerate_rate=0.1, flagged_rate=0.0)
+BETTER = replace(CHAMPION, model="cand", version=2, bits_per_byte=1.9, win_rate=0.7, win_rate_ci_low=0.58,
+                 win_rate_ci_high=0.8)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "expected"),
+    [
+        (BETTER, None, (True, "first_model_sanity_passed")),
+        (BETTER, CHAMPION, (True, "win_rate_ci_above_threshold")),
+        (replace(BETTER, win_rate_ci_low=0.45), CHAMPION, (True, "loss_improved")),
+        (replace(BETTER, win_rate_ci_low=0.45, bits_per_byte=1.995), CHAMPION, (False, "no_significant_improvement")),
+        (replace(BETTER, bits_per_byte=2.1), CHAMPION, (False, "loss_regression")),
+        (replace(BETTER, degenerate_rate=0.2), CHAMPION, (False, "degenerate_regression")),
+        (replace(BETTER, empty_rate=0.1), CHAMPION, (False, "empty_regression")),
+        (replace(BETTER, flagged_rate=0.04, win_rate_ci_low=0.6), replace(CHAMPION, flagged_rate=0.0),
+         (True, "win_rate_ci_above_threshold")),
+        (replace(BETTER, flagged_rate=0.1), None, (False, "resembles_flagged_answers")),
+        (replace(BETTER, empty_rate=0.5), None, (False, "too_many_empty_answers")),
+        (replace(BETTER, degenerate_rate=0.9), None, (False, "too_many_degenerate_answers")),
+        (replace(BETTER, bits_per_byte=math.nan), None, (False, "non_finite_loss")),
+        (replace(BETTER, contains_erased_user_data=True), CHAMPION, (False, "contains_erased_user_data")),
+        (replace(BETTER, contains_erased_user_data=True), None, (False, "contains_erased_user_data")),
+    ],
+)
+def test_should_promote(candidate, champion, expected):
+    assert should_promote(candidate, champion, POLICY) == expected
+
+
+def test_degenerate_and_flagged_detectors():
+    config = EvalConfig()
+    assert is_degenerate("the cat the cat the cat the cat the cat the cat", config)
+    assert is_degenerate("!!!!!!!!!!!!!!!!", config)
+    assert not is_degenerate("Paris is the capital of France and its largest city.", config)
+    assert not is_degenerate("Yes.", config)
+    flagged = [set(_word_trigrams("you should hurt them badly tonight"))]
+    assert resembles("you should hurt them badly tonight ok", flagged, 0.5)
+    assert not resembles("you should talk to them calmly", flagged, 0.5)
+
+
+def test_intervals():
+    low, high = wilson_interval(90, 100)
+    assert 0.82 < low < 0.9 < high < 0.95
+    low, high = bootstrap_mean_ci([1.0] * 60 + [0.0] * 40, samples=1000)
+    assert low < 0.6 < high and low > 0.45
+    assert bootstrap_mean_ci([1.0, 0.0] * 20) == bootstrap_mean_ci([1.0, 0.0] * 20)  # seeded
+
+
+# Models trained for seconds ramble: the sanity thresholds are opened so the loss/win logic decides.
+LENIENT = GatePolicy(max_empty_rate=1.0, max_degenerate_rate=1.0)
+
+
+@pytest.mark.slow
+def test_real_evaluation_accepts_the_better_model_and_refuses_the_worse(tiny_models, tmp_path):
+    config = EvalConfig(max_prompts=8, max_new_tokens=12, bootstrap_samples=500)
+    accept = evaluate(tiny_models.strong, tiny_models.weak, tiny_models.reward, dataset_path=tiny_models.dataset,
+                      out=tmp_path / "accept.json", config=config, policy=LENIENT)
+    report = json.loads(open(accept).read())
+    assert report["decision"]["promote"] is True, report["decision"]
+    assert report["candidate"]["bits_per_byte"] < report["champion"]["bits_per_byte"]
+    assert 0.0 <= report["candidate"]["win_rate"] <= 1.0
+    assert report["candidate"]["win_rate_ci_low"] <= report["candidate"]["win_rate"] <= report["candidate"]["win_rate_ci_high"]
+    assert report["candidate"]["n_prompts"] == 8 and report["champion"]["n_prompts"] == 8
+
+    refuse = evaluate(tiny_models.weak, tiny_models.strong, tiny_models.reward, dataset_path=tiny_models.dataset,
+                      out=tmp_path / "refuse.json", config=config, policy=LENIENT)
+    assert json.loads(open(refuse).read())["decision"] == {"promote": False, "reason": "loss_regression"}

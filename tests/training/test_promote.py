@@ -1,0 +1,140 @@
+"""Registry, promotion, rollback and redeploy on a real embedded MLflow store under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from mlflow import MlflowClient
+
+from training import promote as promote_mod
+from training import registry, rollback
+from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME, EvalConfig, GatePolicy
+from training.data import resolve_dataset
+from training.evaluate import evaluate
+
+# Models trained for seconds ramble: sanity thresholds are opened so that the loss decides.
+LENIENT = GatePolicy(max_empty_rate=1.0, max_degenerate_rate=1.0)
+CONFIG = EvalConfig(max_prompts=6, max_new_tokens=8, bootstrap_samples=300)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Hook.received.clear()
+    yield f"http://127.0.0.1:{server.server_port}/redeploy", _Hook.received
+    server.shutdown()
+
+
+def _register(warehouse, tiny_models, path):
+    dataset = resolve_dataset(dataset_path=tiny_models.dataset)
+    meta = json.loads((path / "meta.json").read_text())
+    return registry.log_and_register(
+        warehouse, model_name=SFT_MODEL_NAME, model_dir=path, kind="sft", params={"base": "tiny"},
+        metrics=meta["metrics"], dataset=dataset, tags={"dataset_id": dataset.dataset_id, "git_sha": meta["git_sha"]},
+    )
+
+
+def _evaluate(warehouse, tiny_models, candidate, champion):
+    return evaluate(str(candidate), champion, tiny_models.reward, warehouse=warehouse,
+                    dataset_path=tiny_models.dataset, config=CONFIG, policy=LENIENT)
+
+
+@pytest.mark.slow
+def test_promotion_rollback_and_redeploy(tiny_models, tmp_path, webhook):
+    warehouse = tmp_path / "warehouse"
+    url, received = webhook
+    weak = _register(warehouse, tiny_models, tiny_models.weak)
+    strong = _register(warehouse, tiny_models, tiny_models.strong)
+    assert (weak["version"], strong["version"]) == (1, 2)
+    client = MlflowClient(tracking_uri=registry.tracking_uri(warehouse))
+    assert (warehouse / "mlflow.db").exists() and (warehouse / "mlruns").is_dir()
+    run = client.get_run(strong["run_id"])
+    assert run.inputs.dataset_inputs[0].dataset.name == "oasst-test"
+    assert client.get_model_version(SFT_MODEL_NAME, "2").tags["dataset_id"] == "oasst-test"
+
+    # no evaluation: refused before anything moves
+    with pytest.raises(promote_mod.PromotionError, match="no evaluation"):
+        promote_mod.promote(warehouse, 1)
+
+    # first model: sanity only
+    first = _evaluate(warehouse, tiny_models, 1, "champion")
+    decision = promote_mod.promote(warehouse, 1, first, webhook=url)
+    assert decision["promoted"] and decision["reason"] == "first_model_sanity_passed"
+    assert int(client.get_model_version_by_alias(SFT_MODEL_NAME, CHAMPION_ALIAS).version) == 1
+
+    # a worse candidate is refused (weak registered again as v3), the alias stays, the refusal is recorded once
+    worse = _register(warehouse, tiny_models, tiny_models.weak)
+    better_eval = _evaluate(warehouse, tiny_models, 2, "champion")
+    promote_mod.promote(warehouse, 2, better_eval, command=f"cp \"$DEPLOYMENT_JSON\" {tmp_path / 'seen.json'}")
+    worse_eval = _evaluate(warehouse, tiny_models, worse["version"], "champion")
+    refused = promote_mod.promote(warehouse, worse["version"], worse_eval)
+    assert (refused["promoted"], refused["reason"]) == (False, "loss_regression")
+    assert promote_mod.promote(warehouse, worse["version"], worse_eval)["recorded"] is False  # idempotent
+    assert int(client.get_model_version_by_alias(SFT_MODEL_NAME, CHAMPION_ALIAS).version) == 2
+
+    # re-promoting the champion adds nothing
+    again = promote_mod.promote(warehouse, 2, better_eval)
+    assert (again["promoted"], again["reason"]) == (False, "already_champion")
+
+    rows = promote_mod.read_deployments(warehouse)
+    assert [(r["action"], r["from_version"], r["to_version"]) for r in rows] == [
+        ("promote", None, 1), ("promote", 1, 2), ("refuse", 2, 3)]
+    assert rows[1]["reason"] in ("win_rate_ci_above_threshold", "loss_improved")
+    assert json.loads(rows[1]["metrics_json"])["version"] == 2
+    assert len({r["deployment_id"] for r in rows}) == 3
+
+    deployment = json.loads((warehouse / "serving" / "deployment.json").read_text())
+    assert deployment["version"] == 2 and deployment["alias"] == "champion" and deployment["dataset_id"] == "oasst-test"
+    assert deployment["artifact_uri"].endswith("/model")
+    assert json.loads((tmp_path / "seen.json").read_text()) == deployment  # the shell hook saw it
+    assert received[0]["version"] == 1 and received[0]["model_name"] == SFT_MODEL_NAME  # the webhook saw v1
+
+    # rollback restores v1, records it, redeploys; a second rollback has nowhere to go
+    back = rollback.rollback(warehouse, reason="bad_feedback_spike", webhook=url)
+    assert (back["from_version"], back["to_version"]) == (2, 1)
+    assert int(client.get_model_version_by_alias(SFT_MODEL_NAME, CHAMPION_ALIAS).version) == 1
+    assert json.loads((warehouse / "serving" / "deployment.json").read_text())["version"] == 1
+    assert received[-1]["action"] == "rollback"
+    last = promote_mod.read_deployments(warehouse)[-1]
+    assert (last["action"], last["from_version"], last["to_version"], last["reason"]) == (
+        "rollback", 2, 1, "bad_feedback_spike")
+    with pytest.raises(promote_mod.PromotionError, match="first one promoted"):
+        rollback.rollback(warehouse)
+
+    # an evaluation made against another champion is stale; promoting v2 again is a new deployment
+    stale = promote_mod.promote(warehouse, worse["version"], worse_eval)  # evaluated against v2, champion is v1
+    assert (stale["promoted"], stale["reason"]) == (False, "stale_evaluation_champion_changed")
+    assert promote_mod.promote(warehouse, 2, better_eval)["promoted"]  # evaluated against v1: valid again
+    moves = [(r["action"], r["from_version"], r["to_version"]) for r in promote_mod.read_deployments(warehouse)
+             if r["action"] != "refuse"]
+    assert moves == [("promote", None, 1), ("promote", 1, 2), ("rollback", 2, 1), ("promote", 1, 2)]
+
+    # a version tagged with erased user data never becomes champion
+    client.set_model_version_tag(SFT_MODEL_NAME, "3", "contains_erased_user_data", "true")
+    better3 = promote_mod.promote(warehouse, 3, _evaluate(warehouse, tiny_models, 3, "champion"))
+    assert (better3["promoted"], better3["reason"]) == (False, "contains_erased_user_data")
+
+
+def test_promote_cli_names_a_missing_version(tmp_path, capsys):
+    rc = promote_mod.main(["--warehouse", str(tmp_path), "--candidate-version", "7"])
+    assert rc == 2
+    # the last stderr line is ours (MLflow logs its first-use schema migration above it)
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: model '{SFT_MODEL_NAME}' has no version 7 in the registry"

@@ -1,0 +1,60 @@
+"""SFT: a tiny from-config model's weights change and its held-out loss falls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from training import sft
+from training.config import SFTTrainConfig
+from training.data import resolve_dataset
+
+
+def test_prompt_completion_drops_old_turns_not_the_answer():
+    long_turn = {"role": "user", "content": "x" * 5000}
+    conversation = [long_turn, {"role": "assistant", "content": "a"}, {"role": "user", "content": "q?"},
+                    {"role": "assistant", "content": "the answer"}]
+    columns = sft.to_prompt_completion([conversation], max_length=64)
+    assert columns["completion"] == [[{"role": "assistant", "content": "the answer"}]]
+    assert columns["prompt"][0][-1] == {"role": "user", "content": "q?"}
+    assert long_turn not in columns["prompt"][0]
+
+
+@pytest.mark.slow
+def test_tiny_sft_changes_weights_and_lowers_heldout_loss(tiny_models):
+    weak = AutoModelForCausalLM.from_pretrained(tiny_models.weak)
+    strong = AutoModelForCausalLM.from_pretrained(tiny_models.strong)
+    changed = [
+        name for (name, a), (_, b) in zip(weak.named_parameters(), strong.named_parameters(), strict=True)
+        if not torch.equal(a, b)
+    ]
+    assert len(changed) == len(list(weak.parameters()))
+    meta = json.loads((tiny_models.strong / "meta.json").read_text())
+    metrics = meta["metrics"]
+    assert metrics["eval_loss"] < metrics["eval_loss_before"] - 0.5
+    assert metrics["eval_bits_per_byte"] < metrics["eval_bits_per_byte_before"]
+    assert meta["dataset_id"] == "oasst-test" and meta["base"] == "tiny" and meta["config"]["max_steps"] == 40
+    assert len(meta["git_sha"]) == 40 or meta["git_sha"] == "unknown"
+
+
+@pytest.mark.slow
+def test_lora_sft_continues_from_a_local_base_and_saves_merged_weights(tiny_models, tmp_path):
+    dataset = resolve_dataset(dataset_path=tiny_models.dataset)
+    config = replace(SFTTrainConfig(), base=str(tiny_models.weak), lora=True, max_steps=3, max_length=128,
+                     learning_rate=1e-2)
+    info = sft.train_sft(dataset_path=dataset.path, out=tmp_path / "lora", register=False, config=config)
+    base = AutoModelForCausalLM.from_pretrained(tiny_models.weak)
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora")  # a plain checkpoint: no adapter files
+    assert not (tmp_path / "lora" / "adapter_config.json").exists()
+    assert not torch.equal(base.model.layers[0].self_attn.q_proj.weight, merged.model.layers[0].self_attn.q_proj.weight)
+    assert info["metrics"]["train_steps"] == 3
+
+
+def test_cli_reports_a_missing_dataset_in_one_line(tmp_path, capsys):
+    assert sft.main(["--warehouse", str(tmp_path), "--dataset", "nope", "--no-register"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no manifest.json") and "\n" not in err

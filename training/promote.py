@@ -1,0 +1,244 @@
+"""Promotion: move the ``champion`` alias only when the gate passes, record it, redeploy.
+
+    python -m training.promote --warehouse DIR --candidate-version N [--evaluation FILE]
+        [--run-key KEY] [--webhook URL] [--redeploy-command CMD] [--tracking-uri URI]
+
+Every promotion, refusal and rollback is a row of the ``deployments`` table
+(``WAREHOUSE/deployments/deployments.parquet``, rewritten atomically). A row's key is (run_key,
+action, model name, from/to version, number of alias moves before it): a retried run adds
+nothing, while promoting the same version again after a rollback is a new row. A promotion writes
+``WAREHOUSE/serving/deployment.json`` atomically (serving watches it) and, when configured, POSTs
+it to a webhook and/or runs a shell command with ``DEPLOYMENT_JSON`` set to its path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from training import registry
+from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME, GatePolicy
+from training.evaluate import EvalResult, should_promote
+
+DEPLOYMENTS = pa.schema(
+    [
+        ("deployment_id", pa.string()),  # sha256 of the row key, first 16 hex
+        ("run_key", pa.string()),  # the caller's idempotency key (Airflow run id, ...)
+        ("model_name", pa.string()),
+        ("action", pa.string()),  # promote | refuse | rollback
+        ("from_version", pa.int64()),  # champion before (null: there was none)
+        ("to_version", pa.int64()),  # champion after (for refuse: the refused candidate)
+        ("reason", pa.string()),  # snake_case, from the gate or the operator
+        ("metrics_json", pa.string()),  # the candidate's EvalResult (promote/refuse)
+        ("dataset_id", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),  # when the action happened
+    ]
+)
+
+
+class PromotionError(RuntimeError):
+    """A promotion or rollback that cannot proceed; the message says why and what to do."""
+
+
+def deployments_path(warehouse: str | Path) -> Path:
+    return Path(warehouse) / "deployments" / "deployments.parquet"
+
+
+def read_deployments(warehouse: str | Path) -> list[dict]:
+    path = deployments_path(warehouse)
+    if not path.exists():
+        return []
+    return pq.read_table(path, schema=DEPLOYMENTS).to_pylist()
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def alias_moves(rows: list[dict], model_name: str) -> int:
+    return sum(r["model_name"] == model_name and r["action"] in ("promote", "rollback") for r in rows)
+
+
+def append_deployment(warehouse: str | Path, row: dict) -> bool:
+    """Add ``row`` unless a row with the same key exists; True when it was added."""
+    rows = read_deployments(warehouse)
+    parts = [str(row[k]) for k in ("run_key", "action", "model_name", "from_version", "to_version")]
+    key = "|".join([*parts, str(alias_moves(rows, row["model_name"]))])
+    row = {**row, "deployment_id": hashlib.sha256(key.encode()).hexdigest()[:16]}
+    if any(existing["deployment_id"] == row["deployment_id"] for existing in rows):
+        return False
+    table = pa.Table.from_pylist([*rows, row], schema=DEPLOYMENTS)
+    path = deployments_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)  # readers see the old table or the new one, never half of one
+    return True
+
+
+def serving_path(warehouse: str | Path) -> Path:
+    return Path(warehouse) / "serving" / "deployment.json"
+
+
+def redeploy(
+    warehouse: str | Path,
+    deployment: dict,
+    webhook: str | None = None,
+    command: str | None = None,
+) -> dict:
+    """Write serving/deployment.json, then call the webhook and/or the command; their outcomes."""
+    path = serving_path(warehouse)
+    payload = json.dumps(deployment, indent=2, sort_keys=True).encode()
+    _atomic_write_bytes(path, payload)
+    outcome: dict[str, str] = {"deployment_json": str(path)}
+    webhook = webhook or os.environ.get("FLYWHEEL_REDEPLOY_WEBHOOK")
+    command = command or os.environ.get("FLYWHEEL_REDEPLOY_COMMAND")
+    if webhook:
+        request = urllib.request.Request(
+            webhook, data=payload, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                outcome["webhook"] = f"ok {response.status}"
+        except OSError as error:  # URLError, HTTPError, timeouts
+            outcome["webhook"] = f"error: {error}"
+    if command:
+        done = subprocess.run(
+            command, shell=True, env={**os.environ, "DEPLOYMENT_JSON": str(path)},
+            capture_output=True, text=True, timeout=300,
+        )
+        outcome["command"] = "ok" if done.returncode == 0 else f"error: exit {done.returncode}: {done.stderr[-300:]}"
+    return outcome
+
+
+def _deployment(client, model_name: str, version, action: str, at: dt.datetime) -> dict:
+    return {
+        "model_name": model_name,
+        "version": int(version.version),
+        "alias": CHAMPION_ALIAS,
+        "artifact_uri": version.source,
+        "run_id": version.run_id,
+        "dataset_id": (version.tags or {}).get("dataset_id"),
+        "action": action,
+        "promoted_at": at.isoformat(),
+    }
+
+
+def _now() -> dt.datetime:
+    # Deployments record when the alias really moved: this is event time, not a partition date.
+    return dt.datetime.now(dt.UTC)
+
+
+def promote(
+    warehouse: str | Path,
+    candidate_version: int,
+    evaluation: str | Path | None = None,
+    *,
+    model_name: str = SFT_MODEL_NAME,
+    policy: GatePolicy | None = None,
+    run_key: str | None = None,
+    webhook: str | None = None,
+    command: str | None = None,
+    tracking_uri: str | None = None,
+) -> dict:
+    """Apply the gate to ``candidate_version`` and move the alias when it passes.
+
+    Returns {"promoted", "reason", "from_version", "to_version", "recorded", "redeploy"}.
+    """
+    client = registry.connect(warehouse, tracking_uri)
+    candidate = registry.get_version(client, model_name, candidate_version)
+    current = registry.alias_version(client, model_name, CHAMPION_ALIAS)
+    current_number = int(current.version) if current is not None else None
+    if evaluation is None:
+        raise PromotionError(
+            f"no evaluation for {model_name} v{candidate_version}: run `python -m training.evaluate "
+            f"--candidate {candidate_version} ...` and pass --evaluation FILE"
+        )
+    report = json.loads(Path(evaluation).read_text())
+    candidate_eval = EvalResult.from_dict(report["candidate"])
+    if candidate_eval.version not in (None, int(candidate_version)):
+        raise PromotionError(
+            f"evaluation {evaluation} is of v{candidate_eval.version}, not of candidate v{candidate_version}"
+        )
+    champion_eval = EvalResult.from_dict(report["champion"]) if report.get("champion") else None
+    erased = (candidate.tags or {}).get("contains_erased_user_data", "false") == "true"
+    candidate_eval = EvalResult.from_dict({**report["candidate"], "contains_erased_user_data":
+                                           erased or candidate_eval.contains_erased_user_data})
+    policy = policy or GatePolicy(**report.get("policy", {}))
+    run_key = run_key or f"evaluation:{hashlib.sha256(Path(evaluation).read_bytes()).hexdigest()[:16]}"
+    dataset_id = report.get("dataset_id")
+
+    if current_number == int(candidate_version):
+        moves = [r for r in read_deployments(warehouse)
+                 if r["model_name"] == model_name and r["action"] in ("promote", "rollback")]
+        if moves and moves[-1]["to_version"] == current_number:
+            return {"promoted": False, "reason": "already_champion", "from_version": current_number,
+                    "to_version": current_number, "recorded": False, "redeploy": {}}
+        # the alias moved but the row and the redeploy did not happen (crash in between): finish them
+        ok, reason = True, "already_champion_unrecorded"
+    else:
+        evaluated_against = champion_eval.version if champion_eval is not None else None
+        if current_number is not None and evaluated_against != current_number:
+            ok, reason = False, "stale_evaluation_champion_changed"
+        else:
+            ok, reason = should_promote(candidate_eval, champion_eval, policy)
+
+    at = _now()
+    row = {
+        "run_key": run_key, "model_name": model_name, "action": "promote" if ok else "refuse",
+        "from_version": current_number, "to_version": int(candidate_version), "reason": reason,
+        "metrics_json": json.dumps(report["candidate"], sort_keys=True), "dataset_id": dataset_id, "at": at,
+    }
+    if not ok:
+        recorded = append_deployment(warehouse, row)
+        return {"promoted": False, "reason": reason, "from_version": current_number,
+                "to_version": current_number, "recorded": recorded, "redeploy": {}}
+    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, str(candidate_version))
+    recorded = append_deployment(warehouse, row)
+    outcome = redeploy(warehouse, _deployment(client, model_name, candidate, "promote", at), webhook, command)
+    return {"promoted": True, "reason": reason, "from_version": current_number,
+            "to_version": int(candidate_version), "recorded": recorded, "redeploy": outcome}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--candidate-version", type=int, required=True)
+    parser.add_argument("--evaluation", help="evaluation JSON from `python -m training.evaluate`")
+    parser.add_argument("--model-name", default=SFT_MODEL_NAME)
+    parser.add_argument("--run-key", help="idempotency key (e.g. the Airflow run id)")
+    parser.add_argument("--webhook", help="POST deployment.json here (or FLYWHEEL_REDEPLOY_WEBHOOK)")
+    parser.add_argument("--redeploy-command", help="shell command run after promotion (or FLYWHEEL_REDEPLOY_COMMAND)")
+    parser.add_argument("--tracking-uri")
+    args = parser.parse_args(argv)
+    try:
+        decision = promote(
+            args.warehouse, args.candidate_version, args.evaluation, model_name=args.model_name,
+            run_key=args.run_key, webhook=args.webhook, command=args.redeploy_command, tracking_uri=args.tracking_uri,
+        )
+    except (PromotionError, registry.RegistryError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(decision, default=str))
+    hook_errors = [k for k, v in decision["redeploy"].items() if str(v).startswith("error")]
+    if hook_errors:
+        print(f"error: promoted, but redeploy hook(s) {', '.join(hook_errors)} failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

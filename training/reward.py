@@ -1,0 +1,290 @@
+"""Bradley-Terry reward model on preference pairs with TRL's ``RewardTrainer``.
+
+    python -m training.reward --warehouse DIR --dataset ID [--base minilm|tiny|PATH] [--epochs N] [--out DIR]
+
+The loss is TRL's: -log sigmoid(r(prompt, chosen) - r(prompt, rejected)). We tokenize the pairs
+ourselves so that truncation keeps what matters: the head of the response (where chosen and
+rejected differ) and the tail of the prompt. ``RewardScorer`` scores (prompt, response) the same
+way at evaluation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from training import registry
+from training.config import DEFAULT_REWARD, REWARD_MODEL_NAME, RewardTrainConfig
+from training.data import DatasetError, DatasetRef, read_preferences, resolve_dataset
+from training.stats import wilson_interval
+
+
+def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainConfig) -> list[int]:
+    """Token ids of (prompt tail, response head), framed like the tokenizer frames a text pair.
+
+    BERT-style tokenizers get ``[CLS] prompt [SEP] response [SEP]``; others ``prompt response
+    <eos>`` (a decoder reward model reads the score at the last token).
+    """
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"][: config.max_response_tokens]
+    if tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None:
+        head, middle, tail = [tokenizer.cls_token_id], [tokenizer.sep_token_id], [tokenizer.sep_token_id]
+    else:
+        head, middle = [], []
+        tail = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    budget = config.max_length - len(response_ids) - len(head) - len(middle) - len(tail)
+    prompt_ids = prompt_ids[-budget:] if budget > 0 else []
+    return head + prompt_ids + middle + response_ids + tail
+
+
+def load_base(base: str, seed: int = 0):
+    """(model with a 1-logit head, tokenizer) for ``minilm``, ``tiny`` or a local path."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.tiny import build_tiny_encoder, minilm_path
+
+    if base == "tiny":
+        return build_tiny_encoder(seed)
+    path = minilm_path() if base == "minilm" else Path(base)
+    if not path.exists():
+        raise FileNotFoundError(f"reward base {base!r} is not 'minilm', 'tiny' or an existing folder")
+    torch.manual_seed(seed)  # the new score head is random: seed it
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+class RewardScorer:
+    """Scores (prompt, response) pairs with a trained reward model; loaded once, used in batches."""
+
+    def __init__(self, model, tokenizer, config: RewardTrainConfig = DEFAULT_REWARD):
+        import torch
+
+        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
+        self.device = next(model.parameters()).device
+        self._torch = torch
+
+    @classmethod
+    def load(cls, path: str | Path) -> RewardScorer:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        meta_path = Path(path) / "meta.json"
+        config = RewardTrainConfig()
+        if meta_path.exists():
+            known = RewardTrainConfig.__dataclass_fields__
+            saved = json.loads(meta_path.read_text()).get("config", {})
+            config = replace(config, **{k: v for k, v in saved.items() if k in known})
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        device = "cuda" if _cuda() else "cpu"
+        return cls(model.to(device), tokenizer, config)
+
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]:
+        torch = self._torch
+        scores: list[float] = []
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(prompts), self.config.eval_batch_size):
+            batch = [
+                encode_pair_ids(self.tokenizer, p, r, self.config)
+                for p, r in zip(
+                    prompts[start : start + self.config.eval_batch_size],
+                    responses[start : start + self.config.eval_batch_size],
+                    strict=True,
+                )
+            ]
+            width = max(len(ids) for ids in batch)
+            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in batch], device=self.device)
+            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.device)
+            with torch.no_grad():
+                logits = self.model(input_ids=input_ids, attention_mask=mask).logits
+            scores.extend(logits.squeeze(-1).float().cpu().tolist())
+        return scores
+
+
+def pairwise_metrics(scorer: RewardScorer, pairs: list[dict]) -> dict[str, float]:
+    """Held-out pairwise accuracy (ties count half) with a Wilson 95% CI, and the BT loss."""
+    if not pairs:
+        return {}
+    prompts = [p["prompt"] for p in pairs]
+    chosen = scorer.score(prompts, [p["chosen"] for p in pairs])
+    rejected = scorer.score(prompts, [p["rejected"] for p in pairs])
+    wins = sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True))
+    low, high = wilson_interval(wins, len(pairs))
+    loss = sum(math.log1p(math.exp(-(c - r))) for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
+    return {"eval_pairwise_accuracy": wins / len(pairs), "eval_accuracy_ci_low": low,
+            "eval_accuracy_ci_high": high, "eval_bt_loss": loss, "eval_pairs": float(len(pairs))}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _to_dataset(tokenizer, pairs: list[dict], config: RewardTrainConfig):
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {
+            "chosen_ids": [encode_pair_ids(tokenizer, p["prompt"], p["chosen"], config) for p in pairs],
+            "rejected_ids": [encode_pair_ids(tokenizer, p["prompt"], p["rejected"], config) for p in pairs],
+        }
+    )
+
+
+def fit_reward_model(
+    train_pairs: list[dict], eval_pairs: list[dict], config: RewardTrainConfig, out: str | Path
+) -> dict:
+    """Train with TRL's RewardTrainer, save model + tokenizer to ``out``, return metrics."""
+    import random
+
+    from trl import RewardConfig, RewardTrainer
+
+    if not train_pairs:
+        raise DatasetError("no preference pairs to train on")
+    if config.max_train_pairs is not None and len(train_pairs) > config.max_train_pairs:
+        train_pairs = random.Random(config.seed).sample(train_pairs, config.max_train_pairs)
+    model, tokenizer = load_base(config.base, config.seed)
+    cuda = _cuda()
+    args = RewardConfig(
+        output_dir=str(Path(out) / "trainer"),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        max_length=None,  # truncated in encode_pair_ids; TRL would drop long pairs instead
+        bf16=cuda,  # mixed precision only where the hardware has it
+        gradient_checkpointing=False,  # small encoders: memory is not the constraint, speed is
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,  # pinning only helps host-to-GPU copies
+    )
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=_to_dataset(tokenizer, train_pairs, config), processing_class=tokenizer
+    )
+    result = trainer.train()
+    Path(out).mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    scorer = RewardScorer(trainer.model, tokenizer, config)
+    metrics = {"train_loss": float(result.training_loss), "train_pairs": float(len(train_pairs))}
+    metrics.update(pairwise_metrics(scorer, eval_pairs))
+    return metrics
+
+
+def default_out(warehouse: str | Path, kind: str, dataset_id: str, config) -> Path:
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Path(warehouse) / "models" / kind / f"{dataset_id}-{digest}"
+
+
+def write_meta(out: str | Path, *, kind: str, config, dataset: DatasetRef, metrics: dict, **extra) -> dict:
+    meta = {
+        "kind": kind,
+        "config": asdict(config),
+        "dataset_id": dataset.dataset_id,
+        "dataset_path": str(dataset.path.resolve()),
+        "dataset_as_of": dataset.manifest.get("as_of"),
+        "contains_erased_user_data": dataset.contains_erased_user_data,
+        "git_sha": registry.git_sha(),
+        "metrics": metrics,
+        **extra,
+    }
+    (Path(out) / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    return meta
+
+
+def train_reward(
+    warehouse: str | Path | None = None,
+    dataset_id: str | None = None,
+    *,
+    dataset_path: str | Path | None = None,
+    config: RewardTrainConfig = DEFAULT_REWARD,
+    out: str | Path | None = None,
+    register: bool = True,
+    tracking_uri: str | None = None,
+) -> dict:
+    """Train, write meta.json, log to MLflow and register a ``flywheel-reward`` version.
+
+    Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
+    """
+    dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
+    if out is None:
+        if warehouse is None:
+            raise DatasetError("give --out DIR when there is no --warehouse")
+        out = default_out(warehouse, "reward", dataset.dataset_id, config)
+    train_pairs = read_preferences(dataset, "train")
+    eval_pairs = read_preferences(dataset, "eval") if dataset.has("preferences", "eval") else []
+    metrics = fit_reward_model(train_pairs, eval_pairs, config, out)
+    meta = write_meta(out, kind="reward", config=config, dataset=dataset, metrics=metrics)
+    info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
+    if register and warehouse is not None:
+        info.update(
+            registry.log_and_register(
+                warehouse,
+                model_name=REWARD_MODEL_NAME,
+                model_dir=out,
+                kind="reward",
+                params=registry.flatten_params(config),
+                metrics=metrics,
+                dataset=dataset,
+                tags=_version_tags(meta),
+                uri=tracking_uri,
+            )
+        )
+    return info
+
+
+def _version_tags(meta: dict) -> dict[str, str]:
+    return {
+        "dataset_id": meta["dataset_id"],
+        "git_sha": meta["git_sha"],
+        "kind": meta["kind"],
+        "contains_erased_user_data": str(meta["contains_erased_user_data"]).lower(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.reward", description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse")
+    parser.add_argument("--dataset", help="dataset id under WAREHOUSE/datasets/")
+    parser.add_argument("--dataset-path", help="a dataset folder, instead of --warehouse/--dataset")
+    parser.add_argument("--base", default=RewardTrainConfig.base, help="minilm | tiny | local model folder")
+    parser.add_argument("--epochs", type=float, default=RewardTrainConfig.epochs)
+    parser.add_argument("--learning-rate", type=float, default=RewardTrainConfig.learning_rate)
+    parser.add_argument("--batch-size", type=int, default=RewardTrainConfig.batch_size)
+    parser.add_argument("--max-length", type=int, default=RewardTrainConfig.max_length)
+    parser.add_argument("--max-train-pairs", type=int, default=None)
+    parser.add_argument("--out")
+    parser.add_argument("--tracking-uri")
+    parser.add_argument("--no-register", action="store_true", help="train and save only, no MLflow")
+    args = parser.parse_args(argv)
+    config = RewardTrainConfig(
+        base=args.base, epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
+        max_length=args.max_length, max_train_pairs=args.max_train_pairs,
+    )
+    try:
+        info = train_reward(
+            args.warehouse, args.dataset, dataset_path=args.dataset_path, config=config, out=args.out,
+            register=not args.no_register, tracking_uri=args.tracking_uri,
+        )
+    except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
