@@ -39,7 +39,6 @@ PREFERENCE_SCHEMA = pa.schema(
         ("rule", pa.string()),
     ]
 )
-ROLE_LABEL = {"user": "User", "assistant": "Assistant", "system": "System"}
 
 
 class DatasetError(ValueError):
@@ -126,9 +125,15 @@ def _as_text(value) -> str:
 
 
 def render_conversation(messages: Iterable[dict]) -> str:
-    """The plain-text prompt the reward model reads, ending where the assistant answer starts."""
-    lines = [f"{ROLE_LABEL.get(m['role'], m['role'])}: {m['content']}" for m in messages]
-    return "\n".join(lines) + "\nAssistant:"
+    """The plain-text prompt the reward model reads, ending where the assistant answer starts.
+
+    The same text form as the datasets' ``prompt`` column (``curation.rules.render_prompt``):
+    the reward model is trained on dataset prompts and scores evaluation answers to prompts
+    rendered here, so the two must never differ.
+    """
+    from curation.rules import render_prompt
+
+    return render_prompt({"role": m["role"], "content": _as_text(m["content"])} for m in messages)
 
 
 # ---------------------------------------------------------------------------------------------
