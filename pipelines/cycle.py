@@ -29,7 +29,12 @@ class CycleConfig:
     eval_fraction: float = 0.2  # small daily sets need a larger eval share for a usable CI
     sft_base: str = "tiny"  # "tiny" (built from config, demo/CI) | "champion" | a model path
     reward_base: str = "minilm"  # the pretrained MiniLM encoder the package ships
-    sft_epochs: float = 2.0
+    # A model built from config learns from scratch: it needs a far higher rate and more passes
+    # than fine-tuning a pretrained base (measured on the demo's data: 6 epochs at 3e-3 reach
+    # 1.1 bits/byte and coherent answers; 2 epochs at 2e-4 answer nothing).
+    sft_epochs: float = 6.0
+    sft_learning_rate: float | None = None  # None: 3e-3 for "tiny", else SFTTrainConfig's
+    sft_max_length: int = 256  # tokens; demo conversations are short, CPU time is linear in it
     reward_epochs: float = 1.0
     max_reward_pairs: int | None = 2000  # bounds CPU time; GPUs lift it
     eval_prompts: int = 48
@@ -134,8 +139,12 @@ def train_candidate(config: CycleConfig, dataset_id: str) -> dict:
     if existing is not None:
         return {"version": int(existing.version), "reused": True,
                 "metrics": _metrics_of(config, existing)}
+    learning_rate = config.sft_learning_rate or (
+        3e-3 if config.sft_base == "tiny" else SFTTrainConfig.learning_rate)
     info = train_sft(config.warehouse, dataset_id, tracking_uri=config.tracking_uri,
-                     config=SFTTrainConfig(base=config.sft_base, epochs=config.sft_epochs))
+                     config=SFTTrainConfig(base=config.sft_base, epochs=config.sft_epochs,
+                                           learning_rate=learning_rate,
+                                           max_length=config.sft_max_length))
     return {"version": int(info["version"]), "reused": False, "metrics": info["metrics"]}
 
 

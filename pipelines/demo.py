@@ -72,9 +72,9 @@ def _summary(config, results: dict[str, dict], seconds: float) -> str:
     for day, steps in results.items():
         lines.append(f"\n--- {day} ---")
         funnel = views.funnel(con, day)
-        lines.append("funnel: " + "; ".join(
-            f"{r['stage']} {r.get('records_in', r.get('in', ''))}->{r.get('kept', r.get('out', ''))}"
-            for r in funnel if r.get("stage") not in ("write",)))
+        lines.append("funnel (in -> kept): " + "; ".join(
+            f"{r['stage']} {r['records_in']}->{r['kept']}" for r in funnel
+            if r.get("records_in") is not None and not r.get("reason")))
         pii = views.pii_findings(con, day)
         lines.append("PII placeholders: " + ", ".join(
             f"{r.get('entity_type', r.get('entity'))}={r.get('findings', r.get('count'))}"
@@ -88,9 +88,11 @@ def _summary(config, results: dict[str, dict], seconds: float) -> str:
                      f"accuracy {accuracy if accuracy is None else round(accuracy, 3)}")
         decision = steps["evaluate"]["decision"]
         promoted = steps["promote"]
+        champion = (f"v{promoted['to_version']}" if promoted["to_version"] is not None
+                    else "none yet")
         lines.append(f"candidate flywheel-sft v{steps['train_sft']['version']}: gate says "
                      f"{'PROMOTE' if decision['promote'] else 'KEEP CHAMPION'} ({decision['reason']});"
-                     f" champion now v{promoted['to_version']}")
+                     f" champion: {champion}")
     lines.append(f"\nHTML report: {results[DAY2]['publish']['report']}")
     lines.append(f"DuckDB catalog: duckdb {results[DAY2]['publish']['catalog']}")
     lines.append(f"Explore: python -m curation.inspect --warehouse {config.warehouse} funnel")
