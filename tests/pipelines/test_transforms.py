@@ -193,3 +193,31 @@ def test_key_ring_chains_keys_oldest_first(tmp_path):
     chained = pseudonym.pseudonymize(ring[1], pseudonym.pseudonymize(ring[0], "alice"))
     assert pseudonym.pseudonymize_ring(ring, "alice") == chained
     assert pseudonym.load_key(str(path)) == ring[1]
+
+
+def test_scrub_pii_stage_scrubs_every_text_field_and_counts_findings():
+    from pipelines.pii import ScrubConfig
+    from pipelines.transforms import ScrubPII
+
+    record = {
+        "event_type": "interaction", "event_id": "i1",
+        "messages": [{"role": "system", "content": "Be kind."},
+                     {"role": "user", "content": "Mail me at jane.doe@example.com please"}],
+        "response": "Sure, I will write to jane.doe@example.com today.",
+        "metadata": {"client_ip": "203.0.113.7", "plan": "pro"},
+    }
+    feedback_record = {"event_type": "feedback", "event_id": "f1", "messages": [],
+                       "comment": "call me on 415-555-0134", "edited_response": "Thanks!",
+                       "metadata": {}}
+    with TestPipeline() as p:
+        out = p | beam.Create([record, feedback_record]) | ScrubPII(ScrubConfig())
+        assert_that(out | beam.Map(lambda r: (
+            r["event_id"], r.get("prompt"), r.get("response"), r.get("comment"),
+            sorted(r["metadata"].items()), sorted(r["pii_findings"].items()))),
+            equal_to([
+                ("i1", "Mail me at <EMAIL_ADDRESS> please",
+                 "Sure, I will write to <EMAIL_ADDRESS> today.", None,
+                 [("client_ip", "<IP_ADDRESS>"), ("plan", "pro")],
+                 [("EMAIL_ADDRESS", 2), ("IP_ADDRESS", 1)]),
+                ("f1", None, None, "call me on <PHONE_NUMBER>", [], [("PHONE_NUMBER", 1)]),
+            ]))
