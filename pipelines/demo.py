@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="where everything is written")
-    parser.add_argument("--users", type=int, default=150, help="simulated users per day")
+    parser.add_argument("--users", type=int, default=300, help="simulated users per day")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
