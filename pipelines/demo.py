@@ -80,8 +80,11 @@ def _summary(config, results: dict[str, dict], seconds: float) -> str:
             f"{r.get('entity_type', r.get('entity'))}={r.get('findings', r.get('count'))}"
             for r in pii))
         counts = steps["build_dataset"]["counts"]
-        lines.append(f"dataset {steps['build_dataset']['dataset_id']}: "
-                     + ", ".join(f"{k}={v}" for k, v in sorted(_flat(counts).items())))
+        flat = _flat(counts)
+        lines.append(f"dataset {steps['build_dataset']['dataset_id']}: SFT "
+                     f"{flat.get('sft.train.rows')} train / {flat.get('sft.eval.rows')} eval, "
+                     f"preference pairs {flat.get('preferences.train.rows')} train / "
+                     f"{flat.get('preferences.eval.rows')} eval")
         reward = steps["train_reward"]["metrics"]
         accuracy = reward.get("eval_pairwise_accuracy", reward.get("eval_accuracy"))
         lines.append(f"reward model v{steps['train_reward']['version']}: held-out pairwise "
