@@ -199,6 +199,13 @@ def _read(source: SourceFile, columns: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _row_digests(path: Path) -> list[str]:
+    """One digest per row over every column: the partition's content, whatever its file layout."""
+    rows = pq.read_table(path).to_pylist()
+    return [hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
+            for row in rows]
+
+
 @dataclass
 class Inputs:
     interactions: list[dict[str, Any]]
@@ -206,11 +213,18 @@ class Inputs:
     consent_rows: list[dict[str, Any]]
     deleted: set[str]
     created_from: list[dict[str, Any]]
+    # (table, dt, purpose) -> sha256 of the sorted row digests: what the dataset id hashes.
+    # A rerun of curation writes the same rows in other files and orders, so file bytes are no
+    # identity; the rows are.
+    partitions: list[dict[str, Any]]
 
 
 def read_inputs(warehouse: Path, as_of: date, start: date) -> Inputs:
     interactions, feedback, consent_rows, deleted, created_from = [], [], [], set(), []
+    digests: dict[tuple[str, str, str], list[str]] = {}
     for source in _source_files(warehouse, as_of, start):
+        digests.setdefault((source.table, source.dt or "", source.purpose), []).extend(
+            _row_digests(source.path))
         created_from.append({
             "table": source.table,
             "dt": source.dt,
@@ -229,7 +243,12 @@ def read_inputs(warehouse: Path, as_of: date, start: date) -> Inputs:
         else:
             deleted.update(r["user_pseudonym"] for r in _read(source, ["user_pseudonym"]))
     created_from.sort(key=lambda f: (f["table"], f["dt"] or "", f["path"]))
-    return Inputs(interactions, feedback, consent_rows, deleted, created_from)
+    partitions = [
+        {"table": table, "dt": dt or None, "purpose": purpose, "rows": len(rows),
+         "content_sha256": hashlib.sha256("".join(sorted(rows)).encode()).hexdigest()}
+        for (table, dt, purpose), rows in sorted(digests.items())
+    ]
+    return Inputs(interactions, feedback, consent_rows, deleted, created_from, partitions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,7 +554,7 @@ def build_dataset(
         "window": {"start": start.isoformat(), "end": as_of_day.isoformat(),
                    "days": config.window_days},
         "config": asdict(config),
-        "created_from": inputs.created_from,
+        "sources": inputs.partitions,
         "counts": counts,
         "dropped": dropped,
     }
@@ -556,7 +575,8 @@ def build_dataset(
                 relative = f"{table}/{split}.parquet"
                 _write_parquet(order([r for r in rows if r["split"] == split]), schema, tmp / relative)
                 files[relative] = _sha256(tmp / relative)
-        manifest = {"dataset_id": dataset_id, **identity, "files": files, "stale": False}
+        manifest = {"dataset_id": dataset_id, **identity, "created_from": inputs.created_from,
+                    "files": files, "stale": False}
         (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
         try:
             os.rename(tmp, final)

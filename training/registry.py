@@ -53,8 +53,17 @@ def connect(warehouse: str | Path, uri: str | None = None):
 
     resolved = tracking_uri(warehouse, uri)
     Path(warehouse).mkdir(parents=True, exist_ok=True)
+    # mlflow.set_*_uri also export MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI to the environment;
+    # left there, the next warehouse in this process (or a child process) would silently use
+    # this one's registry. Restore whatever the user had set.
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return MlflowClient(tracking_uri=resolved, registry_uri=resolved)
 
 

@@ -138,3 +138,14 @@ def test_promote_cli_names_a_missing_version(tmp_path, capsys):
     assert rc == 2
     # the last stderr line is ours (MLflow logs its first-use schema migration above it)
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: model '{SFT_MODEL_NAME}' has no version 7 in the registry"
+
+
+def test_connecting_to_a_warehouse_leaves_the_environment_alone(tmp_path, monkeypatch):
+    import os
+
+    from training import registry
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    registry.connect(tmp_path / "a")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert registry.tracking_uri(tmp_path / "b").endswith(str((tmp_path / "b").resolve() / "mlflow.db"))
