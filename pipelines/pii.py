@@ -153,6 +153,13 @@ def _is_imperative(doc, ent) -> bool:
     return opens and doc[ent.end].text in _DETERMINERS
 
 
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return not text[line_start:start].strip(" \t>") and not text[end:line_end].strip(" \t,.")
+
+
 def _chunks(text: str, limit: int) -> list[str]:
     """Consecutive pieces of at most ``limit`` chars, cut after a newline or space if possible."""
     if len(text) <= limit:
@@ -352,8 +359,10 @@ class PiiScrubber:
         results = [r for r in results if r.entity_type in self.config.entities]
         extra = _propagate_names(text, results)
         if "PERSON" in self.config.entities or "ORGANIZATION" in self.config.entities:
+            # a street address, or a place alone on its line (the locality line of a letter)
             addresses = [recognizers.Finding(r.start, r.end, r.entity_type, r.score)
-                         for r in results if r.entity_type == "STREET_ADDRESS"]
+                         for r in results if r.entity_type == "STREET_ADDRESS"
+                         or (r.entity_type == "LOCATION" and _alone_on_line(text, r.start, r.end))]
             extra += [(f.start, f.end, f.entity)
                       for f in recognizers.find_addressees(text, addresses)]
         results += [RecognizerResult(entity, start, end, _NER_SCORE)

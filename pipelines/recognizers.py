@@ -739,3 +739,249 @@ class RegionZipRecognizer(FinderRecognizer):
 
 
 CUSTOM_RECOGNIZERS += (CuePlaceRecognizer, OrganizationFormsRecognizer, RegionZipRecognizer)
+
+
+# --- places from the GeoNames gazetteer ----------------------------------------------------------
+
+# Single-word GeoNames city names that are everyday English words. Derived once from independent
+# real text (hh-rlhf, Arena-Hard prompts, OpenAssistant messages: a city name seen lower case
+# there at least a third as often as capitalised), like AMBIGUOUS_FIRST_NAMES. Such a word is a
+# place only when NER or a cue says so.
+AMBIGUOUS_PLACE_WORDS = frozenset("""
+    along alot anthem baldwin bar barking bath bay beacon bear begun bell bend bender best boo
+    born bury bush buy calhoun can central cocoa coin colon come concord converse crystal date
+    deal deerfield dig drama federal flint ganja gap gay george goes golden green hit ho holiday
+    hue hull humble independence lens liberal liberty luau male man manage manga marks mason
+    mentor mission mobile mora moron most much mut nice normal of opportunity oral orange parole
+    pearl peer pen plantation po police pop providence punch ramon reading retreat ron roses sake
+    sale salt samba same savage save sedan shaping since split spring superior sur surprise tank
+    temple tequila than tire torrent tours university van wedding worms young
+    god union roman eagle mustang mach
+    january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday
+""".split())
+_PLACES_CACHE: list[frozenset[str]] = []
+_PLACE_JOINERS = frozenset("de la del las los le les du des da do dos di am an im upon on sur "
+                           "of the y e en".split())
+
+
+def gazetteer_places() -> frozenset[str]:
+    """Lower-cased city (population >= 15,000) and country names shipped in ``geotext`` (MIT code,
+    GeoNames data CC-BY 3.0): ``cities15000.txt`` name + ASCII name, ``countryInfo.txt`` names."""
+    if not _PLACES_CACHE:
+        import importlib.resources
+
+        root = importlib.resources.files("geotext") / "data"
+        names = set()
+        for line in (root / "cities15000.txt").read_text(encoding="utf-8").splitlines():
+            fields = line.split("\t")
+            if len(fields) > 2:
+                names.update((fields[1].lower(), fields[2].lower()))
+        for line in (root / "countryInfo.txt").read_text(encoding="utf-8-sig").splitlines():
+            fields = line.split("\t")
+            if not line.startswith("#") and len(fields) > 4:
+                names.add(fields[4].lower())
+        names.discard("")
+        _PLACES_CACHE.append(frozenset(names))
+    return _PLACES_CACHE[0]
+
+
+_PLACE_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*")
+
+
+def find_gazetteer_places(text: str, stop_words: frozenset[str] = frozenset()) -> list[Finding]:
+    """Capitalised word sequences (1-5 words) that are a GeoNames city or a country name.
+
+    The longest match wins (``Chiclana de la Frontera``). A one-word match must be Title case,
+    not open a sentence or line (where any word is capitalised) and not be an English word
+    (AMBIGUOUS_PLACE_WORDS, stop words, first names that are words, technical terms); a longer
+    match may be ALL CAPS.
+    """
+    places = gazetteer_places()
+    tokens = list(_PLACE_TOKEN.finditer(text))
+    out = []
+    i = 0
+    while i < len(tokens):
+        first = tokens[i].group()
+        if not first[0].isupper():
+            i += 1
+            continue
+        found = None
+        for j in range(min(len(tokens), i + 5), i, -1):
+            last = tokens[j - 1].group().rstrip(".")
+            if not last[0].isupper():
+                continue
+            gaps = [text[tokens[k].end():tokens[k + 1].start()] for k in range(i, j - 1)]
+            if any(g not in (" ", "-") for g in gaps):
+                continue
+            inner = [tokens[k].group() for k in range(i + 1, j - 1)]
+            if any(not (w[0].isupper() or w.lower() in _PLACE_JOINERS) for w in inner):
+                continue
+            candidate = text[tokens[i].start():tokens[j - 1].start() + len(last)]
+            if candidate.lower() not in places:
+                continue
+            if j - i == 1:
+                key = candidate.lower()
+                before = text[:tokens[i].start()].rstrip(" \t\"'(“")
+                if (not candidate.istitle() or len(candidate) < 3 or key in stop_words
+                        or key in AMBIGUOUS_PLACE_WORDS or key in AMBIGUOUS_FIRST_NAMES
+                        or key in TECH_WORDS or not before or before[-1] in ".!?:\n"):
+                    continue
+            found = (tokens[i].start(), tokens[i].start() + len(candidate), j)
+            break
+        if found:
+            out.append(Finding(found[0], found[1], "LOCATION", 0.55))
+            i = found[2]
+        else:
+            i += 1
+    return out
+
+
+class GazetteerPlaceRecognizer(FinderRecognizer):
+    """GeoNames cities and countries (see :func:`find_gazetteer_places`)."""
+
+    ENTITIES = ("LOCATION",)
+
+    def load(self) -> None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        gazetteer_places()
+        self._stop_words = frozenset(STOP_WORDS)
+
+    def find(self, text):
+        return find_gazetteer_places(text, self._stop_words)
+
+
+CUSTOM_RECOGNIZERS += (GazetteerPlaceRecognizer,)
+
+
+# --- more cues: relatives, credits, speakers, addressed people, organisation nouns --------------
+
+_CAP_SEQ = rf"{_UPPER}[\w'’-]+(?:[ \t]+(?:{_UPPER}\.|{_UPPER}[\w'’-]+)){{0,2}}"
+_KIN = (r"son|daughter|kid|kids|child|baby|wife|husband|spouse|brother|sister|mother|father|mom|"
+        r"mum|dad|friend|boss|colleague|coworker|co-worker|partner|boyfriend|girlfriend|fiance|"
+        r"fiancee|cousin|uncle|aunt|nephew|niece|neighbou?r|grandson|granddaughter|grandma|"
+        r"grandpa|grandmother|grandfather|stepson|stepdaughter|roommate|classmate|teacher|"
+        r"student|manager|landlord|tenant|client|patient|doctor|lawyer")
+_PERSON_CUE = re.compile(
+    rf"(?i:\b(?:my|our|your|his|her|their)[ \t]+(?:(?:little|older|younger|elder|best|new|old|"
+    rf"late|ex)[ \t]+)?(?:{_KIN}),?[ \t]+)({_CAP_SEQ})"
+    rf"|(?i:\b(?:named|called|call|name)[ \t]+(?:him|her|them|me|it)[ \t]+)({_CAP_SEQ})"
+    rf"|(?i:\b(?:directed|written|produced|composed|performed|sung|painted|signed|authored|"
+    rf"created|founded|edited|narrated|illustrated|photographed|starring|presented|hosted)"
+    rf"(?:[ \t]+by)?[ \t]*:?[ \t]+)({_CAP_SEQ})"
+)
+# "Zak shouted at", "Timotea lives on": a capitalised word (not opening a sentence with a stop
+# word) before a verb only people do
+_SUBJECT = re.compile(
+    rf"(?<![\w<])({_UPPER}[\w'’-]+(?:[ \t]+{_UPPER}[\w'’-]+)?)[ \t]+"
+    r"(?:said|says|told|tells|asked|asks|shouted|yelled|replied|answered|whispered|screamed|"
+    r"lives|lived|married|smiled|laughed|cried|texted|emailed|phoned)\b"
+)
+# "Vide, can I please speak to your boss?": a name addressed at the start of a line
+_VOCATIVE = re.compile(
+    rf"(?m)^[ \t>\"“]*(?:(?:hi|hey|hello|dear|thanks|thank[ \t]+you|sorry|excuse[ \t]+me),?[ \t]+)?"
+    rf"({_UPPER}[\w'’-]+),[ \t]+(?=(?:can|could|would|will|please|do|did|are|is|have|i|you|"
+    r"we|what|where|when|how|why|let|tell|give)\b)"
+)
+_INTERJECTIONS = frozenset("""
+    hi hey hello yes yeah yep no nope ok okay sorry please thanks thank well so now also actually
+    honestly seriously look listen wait guys folks everyone everybody sir madam maam ma'am dear
+    mom dad mum boss doctor doc officer teacher friend friends buddy dude man bro sis honey babe
+    baby darling sweetie kids children team all ladies gentlemen boys girls oh ah um uh hmm alright
+    right sure fine great cool anyway besides however then first second finally again today
+    tomorrow yesterday sometimes meanwhile also otherwise therefore moreover furthermore
+    professor mr mrs ms dr
+""".split())
+_ORG_NOUN = re.compile(
+    rf"\b[Tt]he[ \t]+((?:{_UPPER}[\w'’&-]+[ \t]+){{1,3}})"
+    r"(?:office|offices|website|web[ \t]site|site|app|headquarters|hq|team|staff|employees|"
+    r"orchestra|band|company|store|stores|branch|board|ceo|founders|management|foundation|"
+    r"brand|platform|account|group|network|studio|label)\b"
+)
+_ORG_IS = re.compile(
+    rf"(?m)(?:^|(?<=[.!?][ \t]))[ \t]*({_UPPER}[\w'’&-]+(?:[ \t]+{_UPPER}[\w'’&-]+){{0,2}})"
+    r"[ \t]+(?:is|was)[ \t]+(?:an?|the)[ \t]+(?:[\w-]+[ \t]+){0,3}?"
+    r"(?:company|multinational|corporation|firm|startup|start-up|nonprofit|non-profit|"
+    r"organi[sz]ation|charity|brainchild|501\(c\)|provider|manufacturer|retailer|bank|agency|"
+    r"business|conglomerate|subsidiary|brand)"
+)
+_PLACE_LABEL = re.compile(
+    rf"(?im)^[ \t>]*(?:where|location|venue|city|town|place|hometown|birthplace)[ \t]*:[ \t]*"
+    rf"((?-i:{_PROPER}))"
+)
+_ZIP_PLACE = re.compile(
+    rf"\b(?:in|at|from)[ \t]+({_PROPER})[ \t]+(?!(?:19|20)\d\d\b)\d{{3,5}}(?:-\d{{3}})?\b"
+)
+
+
+def _not_a_name(value: str, stop_words: frozenset[str]) -> bool:
+    first = value.split()[0].lower()
+    return (first.endswith("ly") or first in stop_words or first in _INTERJECTIONS or first in _LINE_LABELS
+            or is_tech_term(value, as_person=True))
+
+
+def find_cue_people(text: str, stop_words: frozenset[str] = frozenset()) -> list[Finding]:
+    """Names after a relative/role (``my kid Lukas``), ``named him X``, credits (``Directed
+    By: X``), before a verb only people do (``Zak shouted``), addressed (``Vide, can I ...``)."""
+    out = []
+    for m in _PERSON_CUE.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g))
+        if not _not_a_name(m.group(group), stop_words):
+            out.append(Finding(m.start(group), m.end(group), "PERSON", 0.5))
+    for pattern in (_SUBJECT, _VOCATIVE):
+        for m in pattern.finditer(text):
+            if not _not_a_name(m.group(1), stop_words):
+                out.append(Finding(m.start(1), m.end(1), "PERSON", 0.5))
+    return out
+
+
+def find_cue_organizations(text: str) -> list[Finding]:
+    """``the X office/website/team``, ``X is a ... company/nonprofit``."""
+    out = []
+    for pattern in (_ORG_NOUN, _ORG_IS):
+        for m in pattern.finditer(text):
+            value = m.group(1).rstrip()
+            if (value.split()[0].lower() in _CONNECTORS | _INTERJECTIONS
+                    or (value.isupper() and len(value) <= 5)
+                    or is_tech_term(value, as_person=False)):
+                continue
+            if pattern is _ORG_IS and value.lower() in ("it", "this", "that", "there", "he", "she"):
+                continue
+            out.append(Finding(m.start(1), m.start(1) + len(value), "ORGANIZATION", 0.5))
+    return out
+
+
+def find_cue_places(text: str) -> list[Finding]:
+    """``Where: X`` / ``Location: X`` labels, ``in X 6091`` (a proper name before a post code)."""
+    out = []
+    for pattern in (_PLACE_LABEL, _ZIP_PLACE):
+        for m in pattern.finditer(text):
+            if not is_tech_term(m.group(1), as_person=False):
+                out.append(Finding(m.start(1), m.end(1), "LOCATION", 0.55))
+    return out
+
+
+class CuePeopleRecognizer(FinderRecognizer):
+    ENTITIES = ("PERSON",)
+
+    def load(self) -> None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        self._stop_words = frozenset(STOP_WORDS)
+
+    def find(self, text):
+        return find_cue_people(text, self._stop_words)
+
+
+class CueOrganizationRecognizer(FinderRecognizer):
+    ENTITIES = ("ORGANIZATION",)
+    find = staticmethod(find_cue_organizations)
+
+
+class CuePlaceLabelRecognizer(FinderRecognizer):
+    ENTITIES = ("LOCATION",)
+    find = staticmethod(find_cue_places)
+
+
+CUSTOM_RECOGNIZERS += (CuePeopleRecognizer, CueOrganizationRecognizer, CuePlaceLabelRecognizer)

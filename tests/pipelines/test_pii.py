@@ -214,3 +214,43 @@ def test_measure_leaks_counts_verbatim_values_and_surviving_words():
     assert report.leaks == {"PERSON": 0, "PHONE_NUMBER": 1}
     assert report.leak_rate == 0.5
     assert (report.words, report.words_kept) == (3, 2)  # "call" was lost
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "placeholder"),
+    [
+        ("We drove through Chiclana de la Frontera last spring.", "Chiclana", "<LOCATION>"),
+        ("The parcel came back from Kigali twice.", "Kigali", "<LOCATION>"),
+        ("Venue: Bramcote Lodge\nStart at noon.", "Bramcote Lodge", "<LOCATION>"),
+        ("My daughter Aoife drew this.", "Aoife", "<PERSON>"),
+        ("Bartok, could you check the log?", "Bartok", "<PERSON>"),
+        ("Written by: Oskari Tuominen", "Oskari Tuominen", "<PERSON>"),
+        ("Pleximar is a nonprofit that trains pilots.", "Pleximar", "<ORGANIZATION>"),
+        ("I read it on the Zelvano Freight website.", "Zelvano Freight", "<ORGANIZATION>"),
+    ],
+)
+def test_gazetteer_places_and_cues(scrubber, text, value, placeholder):
+    result = scrubber.scrub(text)
+    assert value not in result.text, result.text
+    assert placeholder in result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nice work! Reading the docs helped a lot.",
+        "Additionally, you can cache it. Mobile users see the same page.",
+        "Hi, can you explain the SRE team rotation?",
+    ],
+)
+def test_place_words_and_cue_lookalikes_are_kept(scrubber, text):
+    assert scrubber.scrub(text).text == text
+
+
+def test_place_gazetteer_loads_from_the_geotext_package():
+    from pipelines import recognizers
+
+    places = recognizers.gazetteer_places()
+    assert {"kigali", "chiclana de la frontera", "canada"} <= places
+    found = recognizers.find_gazetteer_places("Nice. We met in Turku and Chiclana de la Frontera.")
+    assert [f.entity for f in found] == ["LOCATION", "LOCATION"]
