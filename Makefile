@@ -34,9 +34,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/curate.py
 	$(BIN)/python bench/inspect_bench.py
 
+# standalone starts its components as `airflow ...` subprocesses: the venv must be on PATH.
 airflow: $(STAMP)
-	AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/airflow standalone
+	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/.airflow \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	airflow standalone
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache
