@@ -533,12 +533,9 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
 
     if n <= 0:
         return (math.nan, math.nan)
-    z = _normal_quantile(0.5 + confidence / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from training.stats import wilson_bounds
+
+    return wilson_bounds(successes, n, _normal_quantile(0.5 + confidence / 2))
 
 
 def mean_interval(

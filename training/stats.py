@@ -15,7 +15,11 @@ def wilson_interval(successes: float, n: int, level: float = 0.95) -> tuple[floa
         return (0.0, 1.0)
     if level not in _Z:
         raise ValueError(f"unsupported CI level {level} (expected one of {sorted(_Z)})")
-    z = _Z[level]
+    return wilson_bounds(successes, n, _Z[level])
+
+
+def wilson_bounds(successes: float, n: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval for ``n > 0`` at normal quantile ``z`` (shared with inspect)."""
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
