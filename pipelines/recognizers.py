@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import tldextract
@@ -426,8 +427,9 @@ class FinderRecognizer(LocalRecognizer):
     def load(self) -> None:
         pass  # regexes compile at import
 
+    @abstractmethod
     def find(self, text: str) -> list[Finding]:
-        raise NotImplementedError
+        """Spans of this recognizer's entities in ``text`` (each subclass's regexes)."""
 
     def analyze(self, text, entities, nlp_artifacts=None):
         if self.TRIGGER == "digit" and not has_digit(text):
