@@ -451,6 +451,13 @@ def _date_feedback(item, date: str):
         yield dict(event, interaction_dt=interaction_dt)
 
 
+def _remap_other(item):
+    _, groups = item
+    representative = sorted(groups["duplicate_of"])
+    for event in groups["feedback"]:
+        yield dict(event, other_interaction_id=representative[0]) if representative else event
+
+
 class ResolveFeedback(beam.PTransform):
     """Points today's feedback at the kept interaction: itself, or its dedup representative.
 
@@ -484,7 +491,19 @@ class ResolveFeedback(beam.PTransform):
             | "JoinTargets" >> beam.CoGroupByKey()
             | "Date" >> beam.FlatMap(_date_feedback, date=self._date)
         )
-        return {"feedback": dated, REJECTS_TAG: out[REJECTS_TAG]}
+        # A comparison's other answer may have been a duplicate too: point it at the kept copy,
+        # or the A/B pick would name an answer the warehouse no longer holds.
+        parts = dated | "SplitComparisons" >> beam.Partition(
+            lambda f, _: 0 if f.get("other_interaction_id") else 1, 2)
+        comparisons = (
+            {"feedback": parts[0] | "KeyOther" >> beam.Map(
+                lambda f: (f["other_interaction_id"], f)),
+             "duplicate_of": self._duplicates}
+            | "JoinOther" >> beam.CoGroupByKey()
+            | "RemapOther" >> beam.FlatMap(_remap_other)
+        )
+        feedback = (comparisons, parts[1]) | "AllResolved" >> beam.Flatten()
+        return {"feedback": feedback, REJECTS_TAG: out[REJECTS_TAG]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -221,3 +221,32 @@ def test_scrub_pii_stage_scrubs_every_text_field_and_counts_findings():
                  [("EMAIL_ADDRESS", 2), ("IP_ADDRESS", 1)]),
                 ("f1", None, None, "call me on <PHONE_NUMBER>", [], [("PHONE_NUMBER", 1)]),
             ]))
+
+
+def test_resolve_feedback_repoints_duplicates_and_rejects_dropped():
+    from pipelines.transforms import ResolveFeedback
+
+    pending = [
+        {"event_id": "f_kept", "interaction_id": "a", "kind": "thumbs"},
+        {"event_id": "f_dup", "interaction_id": "b", "kind": "rating"},
+        {"event_id": "f_past", "interaction_id": "c", "kind": "thumbs"},
+        {"event_id": "f_junk", "interaction_id": "j", "kind": "thumbs"},
+        {"event_id": "f_ab", "interaction_id": "a", "kind": "comparison",
+         "other_interaction_id": "b", "preferred": "this"},
+    ]
+    with TestPipeline() as p:
+        kept = p | "Kept" >> beam.Create([{"event_id": "a"}])
+        duplicates = p | "Dups" >> beam.Create([("b", "a"), ("c", "old")])
+        dropped = p | "Dropped" >> beam.Create([("j", "not_natural_language")])
+        past = p | "Past" >> beam.Create([("old", "2026-10-30")])
+        out = (p | "Pending" >> beam.Create(pending)
+               | ResolveFeedback("2026-11-01", kept, duplicates, dropped, past))
+        assert_that(out["feedback"] | beam.Map(lambda f: (
+            f["event_id"], f["interaction_id"], f["original_interaction_id"],
+            f["interaction_dt"], f.get("other_interaction_id"))),
+            equal_to([("f_kept", "a", "a", "2026-11-01", None),
+                      ("f_dup", "a", "b", "2026-11-01", None),
+                      ("f_past", "old", "c", "2026-10-30", None),
+                      ("f_ab", "a", "a", "2026-11-01", "a")]), label="feedback")
+        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+                    equal_to([("f_junk", "interaction_dropped")]), label="rejects")
