@@ -209,55 +209,55 @@ def _walk_oasst(node: dict, history: list[dict]) -> Iterator[tuple[list[dict], d
         yield from _walk_oasst(reply, history)
 
 
+def _prompter_turns(path: str | Path) -> Iterator[tuple[dict, list[dict], list[dict]]]:
+    """(tree, history up to a user turn, usable assistant replies) for every user turn."""
+    for tree in _oasst_trees(Path(path)):
+        if not _usable(tree["prompt"]):
+            continue
+        for history, node, replies in _walk_oasst(tree["prompt"], []):
+            if node["role"] == "prompter":
+                yield tree, history, replies
+
+
 def oasst_preference_pairs(path: str | Path) -> list[dict]:
     """Chosen/rejected pairs from human ranks among sibling assistant replies (rank 0 = best).
 
     Each row also carries ``group`` (the tree id) so callers can split without leakage.
     """
     pairs = []
-    for tree in _oasst_trees(Path(path)):
-        if not _usable(tree["prompt"]):
-            continue
-        for history, node, replies in _walk_oasst(tree["prompt"], []):
-            if node["role"] != "prompter":
-                continue
-            ranked = sorted((r for r in replies if r.get("rank") is not None), key=lambda r: r["rank"])
-            for i, better in enumerate(ranked):
-                for worse in ranked[i + 1 :]:
-                    pairs.append(
-                        {
-                            "prompt": render_conversation(history),
-                            "chosen": better["text"],
-                            "rejected": worse["text"],
-                            "margin": None,
-                            "rule": "oasst_rank",
-                            "group": tree["message_tree_id"],
-                        }
-                    )
+    for tree, history, replies in _prompter_turns(path):
+        ranked = sorted((r for r in replies if r.get("rank") is not None), key=lambda r: r["rank"])
+        for i, better in enumerate(ranked):
+            for worse in ranked[i + 1 :]:
+                pairs.append(
+                    {
+                        "prompt": render_conversation(history),
+                        "chosen": better["text"],
+                        "rejected": worse["text"],
+                        "margin": None,
+                        "rule": "oasst_rank",
+                        "group": tree["message_tree_id"],
+                    }
+                )
     return pairs
 
 
 def oasst_sft_rows(path: str | Path) -> list[dict]:
     """One conversational row per usable assistant reply that was ranked best or not ranked."""
     rows = []
-    for tree in _oasst_trees(Path(path)):
-        if not _usable(tree["prompt"]):
-            continue
-        for history, node, replies in _walk_oasst(tree["prompt"], []):
-            if node["role"] != "prompter":
+    for tree, history, replies in _prompter_turns(path):
+        for reply in replies:
+            if reply.get("rank") not in (None, 0):
                 continue
-            for reply in replies:
-                if reply.get("rank") not in (None, 0):
-                    continue
-                rows.append(
-                    {
-                        "messages": [*history, {"role": "assistant", "content": reply["text"]}],
-                        # public data: no user, the pseudonym stands for the tree
-                        "user_pseudonym": "oasst-" + tree["message_tree_id"][:12],
-                        "source_event_id": reply["message_id"],
-                        "group": tree["message_tree_id"],
-                    }
-                )
+            rows.append(
+                {
+                    "messages": [*history, {"role": "assistant", "content": reply["text"]}],
+                    # public data: no user, the pseudonym stands for the tree
+                    "user_pseudonym": "oasst-" + tree["message_tree_id"][:12],
+                    "source_event_id": reply["message_id"],
+                    "group": tree["message_tree_id"],
+                }
+            )
     return rows
 
 

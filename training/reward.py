@@ -189,6 +189,16 @@ def default_out(warehouse: str | Path, kind: str, dataset_id: str, config) -> Pa
     return Path(warehouse) / "models" / kind / f"{dataset_id}-{digest}"
 
 
+def resolve_run(warehouse, dataset_id, dataset_path, out, kind: str, config):
+    """The dataset a training run reads and the folder it writes (default: under the warehouse)."""
+    dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
+    if out is None:
+        if warehouse is None:
+            raise DatasetError("give --out DIR when there is no --warehouse")
+        out = default_out(warehouse, kind, dataset.dataset_id, config)
+    return dataset, out
+
+
 def write_meta(out: str | Path, *, kind: str, config, dataset: DatasetRef, metrics: dict, **extra) -> dict:
     meta = {
         "kind": kind,
@@ -219,11 +229,7 @@ def train_reward(
 
     Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
     """
-    dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
-    if out is None:
-        if warehouse is None:
-            raise DatasetError("give --out DIR when there is no --warehouse")
-        out = default_out(warehouse, "reward", dataset.dataset_id, config)
+    dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "reward", config)
     train_pairs = read_preferences(dataset, "train")
     eval_pairs = read_preferences(dataset, "eval") if dataset.has("preferences", "eval") else []
     metrics = fit_reward_model(train_pairs, eval_pairs, config, out)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from training import registry
 from training.config import DEFAULT_SFT, SFT_MODEL_NAME, SFTTrainConfig, TinyLMConfig
-from training.data import DatasetError, read_sft, resolve_dataset
+from training.data import DatasetError, read_sft
 from training.evaluate import heldout_loss
-from training.reward import _version_tags, default_out, write_meta
+from training.reward import _version_tags, resolve_run, write_meta
 
 MAX_PROMPT_CHARS_PER_TOKEN = 4  # rough chars/token, to drop old turns before TRL cuts the answer
 
@@ -181,11 +181,7 @@ def train_sft(
 
     Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
     """
-    dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
-    if out is None:
-        if warehouse is None:
-            raise DatasetError("give --out DIR when there is no --warehouse")
-        out = default_out(warehouse, "sft", dataset.dataset_id, config)
+    dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "sft", config)
     train = read_sft(dataset, "train")
     evaluation = read_sft(dataset, "eval") if dataset.has("sft", "eval") else []
     metrics, base = fit_sft(train, evaluation, config, out, warehouse, tracking_uri)
