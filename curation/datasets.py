@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import rules
+from pipelines import warehouse as storage
 from feedback.contract import MESSAGE_TYPE
 
 DATASETS_DIR = "datasets"
@@ -536,6 +537,10 @@ def build_dataset(
     warehouse = Path(warehouse)
     if not warehouse.is_dir():
         raise DatasetError(f"warehouse {warehouse} is not a directory")
+    try:
+        storage.check_committed(str(warehouse))
+    except storage.UnfinishedCommit as exc:
+        raise DatasetError(str(exc)) from None  # a half-swapped day would truncate the set
     as_of_day = as_of if isinstance(as_of, date) else _parse_day(as_of)
     start = as_of_day - timedelta(days=config.window_days - 1)
 
@@ -621,9 +626,9 @@ def load_manifest(warehouse: str | os.PathLike, dataset_id: str) -> dict[str, An
 
 def _parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise DatasetError(f"--as-of must be YYYY-MM-DD, got '{text}'") from None
+        return date.fromisoformat(storage.parse_day(text, "--as-of"))
+    except storage.BadDay as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def _summary(manifest: dict[str, Any]) -> str:

@@ -205,7 +205,7 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_query(con, args):
-    columns, tuples = views.run_query(con, args.sql, _params(args.param))
+    columns, tuples = views.run_query(con, args.sql, _params(args.param), args.timeout)
     return columns, _rows(columns, tuples), None
 
 
@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--where", help="SQL filter, e.g. \"kind = 'rating' AND dt = '2026-11-01'\"")
     p = sub.add_parser("query", parents=[common], help="one read-only SELECT over the views")
     p.add_argument("sql")
+    p.add_argument("--timeout", type=float, default=views.DEFAULT_QUERY_TIMEOUT_S,
+                   metavar="SECONDS", help="interrupt the query after this long (default "
+                   f"{views.DEFAULT_QUERY_TIMEOUT_S:g}; 0 = no limit)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="named parameter, used in the SQL as $NAME (repeatable)")
     for name, text in (("funnel", "records in, kept and dropped by reason per stage"),
@@ -344,7 +347,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             columns, rows, formatters = result
             emit(columns, rows, args.format, stdout, formatters)
         return 0
-    except (views.WarehouseError, governance.GovernanceError) as exc:
+    except (views.WarehouseError, views.QueryTimeout, governance.GovernanceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     except duckdb.Error as exc:
         print(f"error: {views._one_line(exc)}", file=sys.stderr)

@@ -30,8 +30,10 @@ locked: COPY, ATTACH, CREATE, INSERT, SET and friends are refused.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,11 @@ VIEW_TO_TABLE = {view: table for table, view in PARTITIONED_TABLES.items()}
 DEPLOYMENTS = "deployments"
 DATASETS = "datasets"
 DATASET_VIEW = "dataset_manifests"
+# A commit in progress, or interrupted (pipelines/warehouse.py's journal).
+JOURNAL = "_journal"
+_DT_FOLDER = re.compile(r"/dt=([^/]*)/[^/]*$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+log = logging.getLogger("curation.views")
 
 # Stages of the curation job in the order records flow through them (pipelines/curate.py's
 # STAGES; copied, because importing the job would import Beam into every inspect command).
@@ -154,7 +161,14 @@ def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, lis
     """Files per table; raises when the warehouse is missing or holds nothing."""
     if not is_remote(root) and not Path(root).is_dir():
         raise WarehouseError(f"warehouse {root} does not exist (pass --warehouse DIR)")
-    files = {table: _files(con, _table_glob(root, table)) for table in PARTITIONED_TABLES}
+    journals = _files(con, f"{root}/{JOURNAL}/*.json")
+    if journals:
+        raise WarehouseError(
+            f"warehouse {root} has an unfinished commit ({journals[0].rsplit('/', 1)[-1]}): "
+            f"its tables are half swapped, so nothing is read. Finish it with "
+            f"`python -m pipelines.recover --warehouse {root}`, then retry")
+    files = {table: _dated(_files(con, _table_glob(root, table)), table)
+             for table in PARTITIONED_TABLES}
     files[DEPLOYMENTS] = _files(con, _deployments_glob(root))
     files[DATASETS] = _files(con, _manifests_glob(root))
     if not any(files.values()):
@@ -163,6 +177,34 @@ def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, lis
             f"for one of {', '.join(PARTITIONED_TABLES)}); has the curation job run?"
         )
     return files
+
+
+def _dated(files: list[str], table: str) -> list[str]:
+    """Files whose partition folder is a real ``dt=YYYY-MM-DD``; warns about the others.
+
+    A folder like ``dt=20261102`` (written by an older, laxer job) would make DuckDB's DATE
+    cast fail for every query over the table: it is skipped and named, not read.
+    """
+    kept, bad = [], set()
+    for path in files:
+        match = _DT_FOLDER.search(path)
+        if match and _real_day(match.group(1)):
+            kept.append(path)
+        else:
+            bad.add(path.rsplit("/", 1)[0])
+    for folder in sorted(bad):
+        log.warning("skipping %s: its partition folder is not dt=YYYY-MM-DD", folder)
+    return kept
+
+
+def _real_day(text: str) -> bool:
+    import datetime as _dt
+
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(_DAY.match(text))
 
 
 def _duckdb_type(arrow_type) -> str:
@@ -201,9 +243,9 @@ def _empty_select(table: str) -> str:
     return f"SELECT {', '.join(columns)} WHERE false"
 
 
-def _parquet_select(root: str, table: str, config: ViewConfig) -> str:
+def _parquet_select(files: list[str], config: ViewConfig) -> str:
     return (
-        f"SELECT * FROM read_parquet({_sql_str(_table_glob(root, table))}, "
+        f"SELECT * FROM read_parquet({sql_literal(files)}, "
         f"hive_partitioning = true, hive_types = {{'dt': DATE}}, "
         f"union_by_name = {str(config.union_by_name).lower()})"
     )
@@ -257,7 +299,7 @@ def create_views(
         _load_remote_support(con, root)
     files = _check_warehouse(con, root)
     for table, view in PARTITIONED_TABLES.items():
-        select = _parquet_select(root, table, config) if files[table] else _empty_select(table)
+        select = _parquet_select(files[table], config) if files[table] else _empty_select(table)
         if table == "feedback":
             select = (
                 f"SELECT * REPLACE (CAST(interaction_dt AS DATE) AS interaction_dt) "
@@ -332,15 +374,47 @@ def check_read_only(sql: str) -> str:
     return statements[0].query
 
 
+# An analyst's ad-hoc query gets a minute: long enough for a scan of a big warehouse, short
+# enough that `range(1e11)` typed by mistake does not hold a shared machine until killed.
+DEFAULT_QUERY_TIMEOUT_S = 60.0
+
+
 def run_query(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
+    timeout_s: float | None = DEFAULT_QUERY_TIMEOUT_S,
 ) -> tuple[list[str], list[tuple]]:
     """Column names and rows of one read-only SELECT with named ``$name`` parameters.
 
     Parameters are bound by DuckDB through PREPARE/EXECUTE with literal values (see
-    ``sql_literal``), never pasted into the query's text.
+    ``sql_literal``), never pasted into the query's text. A query still running after
+    ``timeout_s`` seconds is interrupted (``QueryTimeout``); None or 0 means no limit.
     """
     statement = check_read_only(sql)
+    if not timeout_s:
+        return _execute(con, statement, params)
+    import threading
+
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.start()
+    try:
+        return _execute(con, statement, params)
+    except WarehouseError:
+        if not timer.is_alive():  # the timer fired: the interrupt is why the query failed
+            raise QueryTimeout(
+                f"query interrupted after {timeout_s:g} s (--timeout); narrow it with a WHERE "
+                f"on dt, or raise --timeout") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+class QueryTimeout(Exception):
+    """A query ran past its time limit and was interrupted."""
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection, statement: str, params: dict[str, Any] | None
+) -> tuple[list[str], list[tuple]]:
     try:
         if params:
             for name in params:
@@ -429,12 +503,8 @@ FEEDBACK_GROUPS = {"model_version": "i.model_version", "day": "i.dt"}
 def _check_date(con: duckdb.DuckDBPyConnection, date: str | None, view: str = "stats") -> None:
     if date is None:
         return
-    import datetime as _dt
-
-    try:
-        _dt.date.fromisoformat(date)
-    except ValueError:
-        raise WarehouseError(f"bad --date {date!r} (expected YYYY-MM-DD)") from None
+    if not _real_day(date):
+        raise WarehouseError(f"bad --date {date!r} (expected YYYY-MM-DD)")
     dts = [str(r[0]) for r in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt").fetchall()]
     if date not in dts:
         have = f"{dts[0]} .. {dts[-1]}" if dts else "no partitions"

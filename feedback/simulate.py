@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -1224,7 +1225,11 @@ def simulate_day(landing: Path, date: str, users: int, seed: int,
     present, else assumed equal to today's.
     """
     landing = Path(landing)
-    Date.fromisoformat(date)  # raises ValueError on a bad date
+    # Exactly YYYY-MM-DD: fromisoformat alone also takes 20261102 and 2026-W44-1, and a
+    # partition named like that breaks every reader.
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        raise ValueError(f"date {date!r} is not YYYY-MM-DD")
+    Date.fromisoformat(date)  # raises ValueError on a day that does not exist
     if users < 1:
         raise ValueError(f"users must be >= 1, got {users}")
     model_versions = tuple(model_versions)

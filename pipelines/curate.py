@@ -22,7 +22,7 @@ import logging
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date as Date
 from datetime import timedelta
 
@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import pseudonym, schemas, warehouse
+from pipelines import landing, pseudonym, schemas, warehouse
 from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
@@ -43,6 +43,7 @@ from pipelines.transforms import (
     DropErasedUsers,
     FilterQuality,
     ParseEvents,
+    ReadConfig,
     ReadLandingLines,
     ResolveFeedback,
     ScrubPII,
@@ -67,6 +68,7 @@ class CurateConfig:
     scrub: ScrubConfig = field(default_factory=ScrubConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    read: ReadConfig = field(default_factory=ReadConfig)
     # Feedback may arrive days after its interaction; a month covers nearly all of it while
     # bounding the id set each run joins against.
     feedback_lookback_days: int = 30
@@ -105,11 +107,9 @@ def _dt_of(path: str) -> str:
     return _DT_IN_PATH.search(path).group(1)
 
 
-def run_id_for(landing: str, day: str, config: CurateConfig) -> str:
+def run_id_for(selection: landing.Selection, day: str, config: CurateConfig) -> str:
     """Deterministic: the same inputs and config give the same run id, so reruns match."""
-    files = warehouse.list_files(f"{landing.rstrip('/')}/dt={day}/*.jsonl*")
-    sizes = [(f.rsplit("/", 1)[-1], FileSystems.match([f])[0].metadata_list[0].size_in_bytes)
-             for f in files]
+    sizes = [(f.source_id, f.size) for f in selection.files]
     digest = hashlib.sha256(json.dumps([day, sizes, asdict(config)], sort_keys=True,
                                        default=str).encode()).hexdigest()
     return f"{day}-{digest[:12]}"
@@ -140,8 +140,8 @@ def _compose_duplicates(item):
         yield (middle, target)
 
 
-def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | None,
-          config: CurateConfig) -> None:
+def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
+          key_file: str | None, config: CurateConfig) -> None:
     interactions_by_date = warehouse.partition_files(wh, "interactions")
     index_by_date = warehouse.partition_files(wh, "dedup_index")
     deletions_by_date = warehouse.partition_files(wh, "deletion_requests")
@@ -151,9 +151,12 @@ def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | No
     past_index_files = [f for d in _past_dates(index_by_date, day, config.dedup_lookback_days)
                         for f in index_by_date[d]]
     past_deletion_files = [f for d, fs in sorted(deletions_by_date.items()) if d < day for f in fs]
+    # Tombstones of every erasure, whatever their date: a backfill of a day from before a
+    # deletion request must not bring the erased user back.
+    tombstone_files = [f for fs in warehouse.partition_files(wh, "deletions").values() for f in fs]
 
     # --- read, parse, collapse re-deliveries
-    read = p | "ReadLandingLines" >> ReadLandingLines(landing, day)
+    read = p | "ReadLandingLines" >> ReadLandingLines(selection.files, config.read)
     lines = read["lines"]
     parsed = lines | "ParseEvents" >> ParseEvents(key_file)
     unique = parsed["events"] | "CollapseRedeliveries" >> CollapseRedeliveries()
@@ -164,8 +167,10 @@ def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | No
     interactions_raw, feedback_raw, deletions = by_type[0], by_type[1], by_type[2]
     past_erased = _read_past(p, "PastDeletions", past_deletion_files, ["user_pseudonym"]) | (
         "PastErased" >> beam.Map(lambda fr: fr[1]["user_pseudonym"]))
+    tombstoned = _read_past(p, "Tombstones", tombstone_files, ["user_pseudonym"]) | (
+        "TombstonedUsers" >> beam.Map(lambda fr: fr[1]["user_pseudonym"]))
     erased = (deletions | "TodayErased" >> beam.Map(lambda e: e["user_pseudonym"]),
-              past_erased) | "Erased" >> beam.Flatten()
+              past_erased, tombstoned) | "Erased" >> beam.Flatten()
     kept_events = (interactions_raw, feedback_raw) | "NonDeletion" >> beam.Flatten()
     after_erasure = kept_events | "DropErasedUsers" >> DropErasedUsers(erased)
     split = after_erasure["events"] | "SplitAgain" >> beam.Partition(
@@ -249,6 +254,8 @@ def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | No
         deletions | "T_rows_deletion_requests" >> TallyStage("write", "rows_deletion_requests"),
         rejects | "T_rows_rejects" >> TallyStage("write", "rows_rejects"),
         rejects | "T_dropped" >> beam.Map(lambda r: ((r["stage"], "dropped", r["reason"]), 1)),
+        p | "T_skipped_files" >> beam.Create(
+            [(("read", "skipped_files", reason), 1) for _, reason in selection.skipped]),
         (interactions, feedback_scrubbed) | "ScrubbedRecords" >> beam.Flatten()
         | "T_pii" >> beam.FlatMap(lambda r: [(("scrub", f"pii_{e}", ""), n)
                                              for e, n in (r.get("pii_findings") or {}).items()]),
@@ -337,24 +344,23 @@ def summary_table(stats: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m pipelines.curate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landing", required=True, help="landing root (path or URL)")
     parser.add_argument("--warehouse", required=True, help="warehouse root (path or URL)")
     parser.add_argument("--date", required=True, help="the day to curate, YYYY-MM-DD")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="commit the day even when it has no landing files (a quiet day)")
     parser.add_argument("--pseudonym-key-file", default=None,
                         help=f"key file (path or URL); else ${pseudonym.KEY_ENV}")
     parser.add_argument("--spacy-model", default=None, help="spaCy model for PII NER")
     parser.add_argument("--pii-score-threshold", type=float, default=None)
     parser.add_argument("--pii-entities", default=None, help="comma-separated entity types")
-    args, beam_args = parser.parse_known_args(argv)
-    try:
-        Date.fromisoformat(args.date)
-    except ValueError:
-        parser.error(f"--date {args.date!r} is not YYYY-MM-DD")
+    return parser.parse_known_args(argv)
 
-    config = config or CurateConfig()
+
+def _with_overrides(config: CurateConfig, args: argparse.Namespace) -> CurateConfig:
     scrub_overrides = {}
     if args.spacy_model:
         scrub_overrides["spacy_model"] = args.spacy_model
@@ -362,45 +368,67 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
         scrub_overrides["score_threshold"] = args.pii_score_threshold
     if args.pii_entities:
         scrub_overrides["entities"] = tuple(e.strip() for e in args.pii_entities.split(","))
-    if scrub_overrides:
-        from dataclasses import replace
+    if not scrub_overrides:
+        return config
+    return replace(config, scrub=replace(config.scrub, **scrub_overrides))
 
-        config = replace(config, scrub=replace(config.scrub, **scrub_overrides))
 
+def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> dict:
+    """Curate one day; raises (``CURATE_ERRORS``) without changing the warehouse on a problem."""
+    args, beam_args = parse_args(argv)
+    day = warehouse.parse_day(args.date)
+    config = _with_overrides(config or CurateConfig(), args)
+    warehouse.restrict_umask()
     pseudonym.load_key(args.pseudonym_key_file)  # refuse to start without a key
+    selection = landing.select_files(args.landing, day, allow_empty=args.allow_empty)
     wh = args.warehouse.rstrip("/")
-    warehouse.recover(wh, args.date)
-    run_id = run_id_for(args.landing, args.date, config)
+    run_id = run_id_for(selection, day, config)
     options = PipelineOptions(beam_args)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = LOCAL_RUNNER
 
     started = time.monotonic()
-    print(f"curate {args.date}: run {run_id} on {options.view_as(StandardOptions).runner}",
-          file=sys.stderr)
-    with beam.Pipeline(options=options) as p:
-        build(p, landing=args.landing, wh=wh, day=args.date, run_id=run_id,
-              key_file=args.pseudonym_key_file, config=config)
-    stats = read_staged_stats(wh, run_id)
-    problems = reconcile(stats)
-    if problems:
-        raise NotReconciled(f"run {run_id} does not reconcile, nothing committed: "
-                            + "; ".join(problems))
-    warehouse.commit(wh, run_id, args.date, OUTPUT_TABLES)
+    with warehouse.DayLock(wh, day, run_id):
+        warehouse.recover(wh, day)
+        print(f"curate {day}: run {run_id} on {options.view_as(StandardOptions).runner}",
+              file=sys.stderr)
+        with beam.Pipeline(options=options) as p:
+            build(p, selection=selection, wh=wh, day=day, run_id=run_id,
+                  key_file=args.pseudonym_key_file, config=config)
+        stats = read_staged_stats(wh, run_id)
+        problems = reconcile(stats)
+        if problems:
+            raise NotReconciled(f"run {run_id} does not reconcile, nothing committed: "
+                                + "; ".join(problems))
+        warehouse.commit(wh, run_id, day, OUTPUT_TABLES)
     elapsed = time.monotonic() - started
     print(summary_table(stats), file=sys.stderr)
-    print(f"committed dt={args.date} to {wh} in {elapsed:.1f}s", file=sys.stderr)
-    return {"run_id": run_id, "date": args.date, "stats": stats, "seconds": elapsed}
+    print(f"committed dt={day} to {wh} in {elapsed:.1f}s", file=sys.stderr)
+    return {"run_id": run_id, "date": day, "stats": stats, "seconds": elapsed}
+
+
+# What a run raises for a problem an operator can fix; the CLI prints each as one line.
+CURATE_ERRORS = (pseudonym.MissingKey, NotReconciled, warehouse.BadDay, warehouse.DayLocked,
+                 landing.NoLandingFiles, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
         run(argv)
-    except (pseudonym.MissingKey, NotReconciled) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except CURATE_ERRORS as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error; Beam wraps a worker's OSError in its own message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"cannot write the warehouse: {exc.strerror}{where}; nothing was committed"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

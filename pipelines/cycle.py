@@ -50,17 +50,15 @@ class NoLandingData(RuntimeError):
 
 def check_landing(config: CycleConfig, day: str) -> dict:
     """Files and bytes in the day's landing partition; fails in words when there are none."""
-    from apache_beam.io.filesystems import FileSystems
+    from pipelines import landing
 
-    from pipelines import warehouse
-
-    files = warehouse.list_files(f"{config.landing.rstrip('/')}/dt={day}/*.jsonl*")
-    if not files:
-        raise NoLandingData(
-            f"no landing files for dt={day} under {config.landing}: the applications wrote "
-            f"nothing for that day, or wrote it elsewhere (expected {config.landing}/dt={day}/*.jsonl)")
-    sizes = [m.size_in_bytes for r in FileSystems.match(files) for m in r.metadata_list]
-    return {"day": day, "files": len(files), "bytes": int(sum(sizes))}
+    try:
+        selection = landing.select_files(config.landing, day)
+    except landing.NoLandingFiles as exc:
+        raise NoLandingData(str(exc)) from None
+    return {"day": day, "files": len(selection.files),
+            "bytes": int(sum(f.size for f in selection.files)),
+            "skipped_files": len(selection.skipped)}
 
 
 def curate_day(config: CycleConfig, day: str) -> dict:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from feedback import contract
@@ -51,54 +53,109 @@ def _count(stage: str, name: str, n: int = 1) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-class _ReadLinesFn(beam.DoFn):
-    """Yields (source_file, line_number, raw_bytes) for each line of one landing file.
+@dataclass(frozen=True)
+class ReadConfig:
+    # One event per line; a chat turn with a long context is a few hundred KB. Past this a
+    # line is refused before it is held in memory whole (a 1 GiB line cannot exhaust a worker).
+    max_line_bytes: int = 8 * 1024 * 1024
+    # Decompressed bytes per file: a 1 MB .gz can inflate to gigabytes (a decompression bomb);
+    # reading stops here and the rest of the file is one reject.
+    max_file_bytes: int = 4 * 1024 * 1024 * 1024
+    # Read size while skipping the rest of an oversize line.
+    chunk_bytes: int = 1024 * 1024
 
-    Bytes, not text: invalid UTF-8 must reach the parser to be rejected with its reason.
+
+# Read-stage reject reasons.
+UNREADABLE_FILE = "unreadable_file"
+LINE_TOO_LONG = "line_too_long"
+FILE_TOO_LARGE = "file_too_large"
+
+
+class _ReadLinesFn(beam.DoFn):
+    """Yields (source_id, line_number, raw_bytes) for each line of one landing file.
+
+    Bytes, not text: invalid UTF-8 must reach the parser to be rejected with its reason. The
+    file is streamed (gzip too), so memory is bounded by ``max_line_bytes`` whatever the input.
     """
 
-    def __init__(self, landing: str):
-        self._landing = landing.rstrip("/")
+    def __init__(self, config: ReadConfig):
+        self._config = config
 
-    def process(self, readable: fileio.ReadableFile) -> Iterable[tuple[str, int, bytes]]:
-        path = readable.metadata.path
-        name = path[len(self._landing):].lstrip("/") if path.startswith(self._landing) else path
-        with readable.open(compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED) as raw:
-            data = raw.read()
-        if path.endswith(".gz"):
-            try:
-                data = gzip.GzipFile(fileobj=io.BytesIO(data)).read()
-            except (OSError, EOFError) as exc:
-                # A corrupt archive is one reject row, not a crashed job.
-                yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject_row(
-                    "read", "unreadable_file", f"gzip error: {type(exc).__name__}",
-                    source_file=name, source_line=0,
-                    raw_sha256=hashlib.sha256(data).hexdigest()))
+    def process(self, landing_file) -> Iterable[tuple[str, int, bytes]]:
+        sid = landing_file.source_id
+        number = 0
+        try:
+            with FileSystems.open(landing_file.path,
+                                  compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+                stream = gzip.GzipFile(fileobj=raw) if landing_file.path.endswith(".gz") else raw
+                for number, line, problem in _lines(stream, self._config):
+                    if problem:
+                        yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject_row(
+                            "read", problem, _READ_DETAIL[problem].format(
+                                cap=self._config.max_line_bytes if problem == LINE_TOO_LONG
+                                else self._config.max_file_bytes),
+                            source_file=sid, source_line=number))
+                        if problem == FILE_TOO_LARGE:
+                            return
+                        continue
+                    yield (sid, number, line)
+        except (OSError, EOFError, zlib.error) as exc:
+            # A corrupt archive (bad header, bad deflate stream, truncated, bad CRC) is one
+            # reject row, not a crashed job; the lines before the damage were read.
+            yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject_row(
+                "read", UNREADABLE_FILE,
+                f"{type(exc).__name__} after line {number}: the rest of the file is unreadable",
+                source_file=sid, source_line=number))
+
+
+_READ_DETAIL = {
+    LINE_TOO_LONG: "the line is longer than {cap} bytes",
+    FILE_TOO_LARGE: "the file holds more than {cap} bytes (decompressed); the rest is not read",
+}
+
+
+def _lines(stream, config: ReadConfig):
+    """(line_number, bytes, problem) per line; ``problem`` is None or a read reject reason."""
+    total = 0
+    number = 0
+    while True:
+        line = stream.readline(config.max_line_bytes + 1)
+        if not line:
+            return
+        number += 1
+        total += len(line)
+        if len(line) > config.max_line_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n") and total <= config.max_file_bytes:
+                line = stream.readline(config.chunk_bytes)
+                total += len(line)
+            yield number, b"", (FILE_TOO_LARGE if total > config.max_file_bytes
+                                else LINE_TOO_LONG)
+            if total > config.max_file_bytes:
                 return
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()  # the newline that ends the last line opens no new one
-        for number, line in enumerate(lines, start=1):
-            yield (name, number, line.rstrip(b"\r"))
+            continue
+        if total > config.max_file_bytes:
+            yield number, b"", FILE_TOO_LARGE
+            return
+        yield number, line.rstrip(b"\n").rstrip(b"\r"), None
 
 
 class ReadLandingLines(beam.PTransform):
-    """All lines of ``LANDING/dt=DATE/*.jsonl[.gz]``, spread across workers after reading."""
+    """All lines of the selected landing files, spread across workers after reading."""
 
-    def __init__(self, landing: str, date: str):
+    def __init__(self, files, config: ReadConfig = ReadConfig()):
         super().__init__()
-        self._landing = landing
-        self._date = date
+        self._files = list(files)
+        self._config = config
 
     def expand(self, pbegin):
-        pattern = f"{self._landing.rstrip('/')}/dt={self._date}/*.jsonl*"
-        files = (
+        read = (
             pbegin
-            | "Match" >> fileio.MatchFiles(pattern, empty_match_treatment=fileio.EmptyMatchTreatment.ALLOW)
-            | "ReadMatches" >> fileio.ReadMatches()
+            | "Files" >> beam.Create(self._files)
+            # One file per bundle: each is streamed by one worker.
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadLines" >> beam.ParDo(_ReadLinesFn(self._config)).with_outputs(
+                REJECTS_TAG, main="lines")
         )
-        read = files | "ReadLines" >> beam.ParDo(_ReadLinesFn(self._landing)).with_outputs(
-            REJECTS_TAG, main="lines")
         # Fusion would keep each file's lines on the worker that read it.
         lines = read.lines | "Spread" >> beam.Reshuffle()
         return {"lines": lines, REJECTS_TAG: read[REJECTS_TAG]}

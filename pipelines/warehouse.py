@@ -24,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 STAGING = "_staging"
 TRASH = "_trash"
 JOURNAL = "_journal"
+LOCKS = "_locks"
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -111,13 +112,16 @@ def _roll_forward(warehouse: str, run_id: str, date: str, tables: list[str]) -> 
 def recover(warehouse: str, date: str | None = None) -> list[str]:
     """Finish commits that a crash interrupted; drop staging of runs that never committed.
 
-    Run ids start with their date, so ``date`` limits the staging clean-up to that date's runs
-    (jobs for other dates may be writing concurrently). Returns the run ids rolled forward.
+    Run ids start with their date, so ``date`` limits the roll-forward and the staging clean-up
+    to that date's runs (jobs for other dates may be writing concurrently; the caller holds
+    that date's ``DayLock``). Returns the run ids rolled forward.
     """
     rolled = []
     for journal in list_files(join(warehouse, JOURNAL, "*.json")):
         with FileSystems.open(journal) as handle:
             entry = json.loads(handle.read().decode())
+        if date and entry["date"] != date:
+            continue  # another day's commit: its own run (holding that day's lock) finishes it
         _roll_forward(warehouse, entry["run_id"], entry["date"], entry["tables"])
         FileSystems.delete([journal])
         rolled.append(entry["run_id"])
@@ -131,3 +135,147 @@ def recover(warehouse: str, date: str | None = None) -> list[str]:
 def _run_dir(path: str, kind: str) -> str:
     head, _, tail = path.replace("\\", "/").partition(f"/{kind}/")
     return f"{head}/{kind}/{tail.split('/')[0]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Days, locks, unfinished commits, permissions
+# ---------------------------------------------------------------------------------------------
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class BadDay(ValueError):
+    """A ``--date``/``--as-of`` that is not exactly ``YYYY-MM-DD``."""
+
+
+def parse_day(text: str, option: str = "--date") -> str:
+    """``text`` if it is exactly ``YYYY-MM-DD`` and a real day, else ``BadDay``.
+
+    Python 3.11's ``date.fromisoformat`` also takes ``20261102`` and ``2026-W44-1``; a
+    partition named like that breaks every reader, so only the one form is accepted.
+    """
+    import datetime as _dt
+
+    if not isinstance(text, str) or not _DAY.match(text):
+        raise BadDay(f"{option} {text!r} is not YYYY-MM-DD (for example 2026-11-02)")
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadDay(f"{option} {text!r} is not a real day") from None
+    return text
+
+
+def is_day(text: str) -> bool:
+    try:
+        parse_day(text)
+    except BadDay:
+        return False
+    return True
+
+
+class DayLocked(RuntimeError):
+    """Another run holds the day's lock."""
+
+
+class DayLock:
+    """An exclusive, per-day lock on a local warehouse: ``WAREHOUSE/_locks/dt=DAY.lock``.
+
+    ``fcntl.flock`` on an open file: the kernel releases it when the holder exits, ``kill -9``
+    included, so a crashed run never blocks the next one. The file's content (run id, pid,
+    start) is only for the message the loser prints. Object-store warehouses have no such lock
+    (the Delta warehouse's optimistic commit will guard them); there this is a no-op.
+    """
+
+    def __init__(self, warehouse: str, day: str, run_id: str):
+        self._path = join(warehouse, LOCKS, f"dt={day}.lock")
+        self._day = day
+        self._run_id = run_id
+        self._handle = None
+
+    def __enter__(self) -> DayLock:
+        if "://" in self._path:
+            return self
+        import fcntl
+        import os
+        from datetime import UTC, datetime
+
+        os.makedirs(os.path.dirname(self._path), exist_ok=True)
+        handle = open(self._path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _holder(handle.read())
+            handle.close()
+            raise DayLocked(
+                f"day {self._day} is being curated by run {holder.get('run_id', '?')} since "
+                f"{holder.get('since', '?')} (pid {holder.get('pid', '?')}); wait for it to "
+                f"finish, then rerun") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"run_id": self._run_id, "pid": os.getpid(),
+                                 "since": datetime.now(UTC).isoformat(timespec="seconds")}))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing releases the flock
+            self._handle = None
+
+
+def _holder(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class UnfinishedCommit(RuntimeError):
+    """A commit was interrupted; readers must not read until it is finished."""
+
+
+def unfinished_commits(warehouse: str) -> list[dict]:
+    """Journals of commits that started and did not finish: ``[{run_id, date, tables}]``."""
+    entries = []
+    for journal in list_files(join(warehouse, JOURNAL, "*.json")):
+        with FileSystems.open(journal) as handle:
+            entries.append(json.loads(handle.read().decode()))
+    return entries
+
+
+def check_committed(warehouse: str) -> None:
+    """Raise ``UnfinishedCommit`` naming the day and the fix if any commit is half done."""
+    pending = unfinished_commits(warehouse)
+    if pending:
+        days = ", ".join(sorted({e["date"] for e in pending}))
+        raise UnfinishedCommit(
+            f"warehouse {warehouse} has an unfinished commit of dt={days} (run "
+            f"{pending[0]['run_id']}): its tables are half swapped. Finish it with "
+            f"`python -m pipelines.recover --warehouse {warehouse}` (or rerun curation of that "
+            f"day), then read again")
+
+
+# Group may read, others get nothing: the warehouse holds pseudonymous personal data.
+DEFAULT_UMASK = 0o027
+UMASK_ENV = "FLYWHEEL_UMASK"
+
+
+def restrict_umask(value: str | None = None) -> int:
+    """Set the process umask (``FLYWHEEL_UMASK`` in octal, default 027); returns the one set."""
+    import os
+
+    text = value if value is not None else os.environ.get(UMASK_ENV)
+    if text is None:
+        mask = DEFAULT_UMASK
+    else:
+        try:
+            mask = int(text, 8)
+        except ValueError:
+            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027") from None
+        if not 0 <= mask <= 0o777:
+            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027")
+    os.umask(mask)
+    return mask

@@ -9,8 +9,17 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import curate, warehouse
+from pipelines import curate, landing, warehouse
 from pipelines.curate import reconcile
+
+
+def file_names(landing_root, day) -> dict[str, str]:
+    """source_id -> landing file name: the warehouse records ids, never the app-chosen names."""
+    selection = landing.select_files(str(landing_root), day)
+    names = sorted(p.name for p in (landing_root / f"dt={day}").iterdir())
+    by_id = {landing.source_id(i, n): n for i, n in enumerate(names)}
+    assert {f.source_id for f in selection.files} <= set(by_id)
+    return by_id
 
 
 def rows(wh, table, date=None):
@@ -63,10 +72,12 @@ def test_every_day_reconciles_and_parse_rejects_match_truth(curated_warehouse):
         read = sum(r["value"] for r in stats if (r["stage"], r["metric"]) == ("read", "out"))
         assert read == truth["lines_total"]
         rejects = rows(curated_warehouse.warehouse, "rejects", day)
-        parse = sorted((r["source_file"].rsplit("/", 1)[-1], r["source_line"], r["reason"])
+        names = file_names(curated_warehouse.landing, day)
+        assert not set(names.values()) & {r["source_file"] for r in rejects}
+        parse = sorted((names[r["source_file"]], r["source_line"], r["reason"])
                        for r in rejects if r["stage"] == "parse")
         assert parse == sorted((m["file"], m["line"], m["reason"]) for m in truth["malformed"])
-        redelivered = {(r["source_file"].rsplit("/", 1)[-1], r["source_line"])
+        redelivered = {(names[r["source_file"]], r["source_line"])
                        for r in rejects if r["reason"] == "redelivered"}
         assert {(r["file"], r["line"]) for r in truth["redelivered"]} <= redelivered
         assert all(r["raw_sha256"] and len(r["raw_sha256"]) == 64 for r in rejects)

@@ -1,0 +1,41 @@
+"""Finish commits that a crash interrupted, so readers may read again.
+
+    python -m pipelines.recover --warehouse DIR [--date YYYY-MM-DD]
+
+A curation or erasure run killed inside its commit leaves a journal; readers (``inspect``,
+``curation.datasets``) refuse the warehouse until it is rolled forward. Rerunning curation of
+that day does this too; this command does only this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines import warehouse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.recover", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--date", default=None, help="only this day's commits, YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    try:
+        day = warehouse.parse_day(args.date) if args.date else None
+        warehouse.restrict_umask()
+        wh = args.warehouse.rstrip("/")
+        days = [day] if day else sorted({e["date"] for e in warehouse.unfinished_commits(wh)})
+        rolled = []
+        for each in days:
+            with warehouse.DayLock(wh, each, "recover"):
+                rolled += warehouse.recover(wh, each)
+    except (warehouse.BadDay, warehouse.DayLocked, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"rolled forward {len(rolled)} commit(s)" + (f": {', '.join(rolled)}" if rolled else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
