@@ -87,7 +87,8 @@ def texts_the_job_scrubs(day_dir: Path) -> tuple[list[str], dict]:
     """
     from feedback import contract
     from pipelines.quality import FilterConfig, judge
-    from pipelines.transforms import _get, _text_slots, last_user_message
+    from pipelines.stages.parse import last_user_message
+    from pipelines.stages.scrub import slot_text, text_slots
 
     lines = read_lines(day_dir)
     first_by_id: dict[str, dict] = {}
@@ -112,7 +113,7 @@ def texts_the_job_scrubs(day_dir: Path) -> tuple[list[str], dict]:
                       flag_reasons=sorted({f["reason"] for f in fb if f["kind"] == "flag"}))
         if judge(record, config)[0]:
             scrubbed.append(record)
-    texts = [_get(r, slot) for r in scrubbed for slot in _text_slots(r)]
+    texts = [slot_text(r, slot) for r in scrubbed for slot in text_slots(r)]
     counts = {
         "lines": len(lines),
         "interactions": sum(1 for e in events if e["event_type"] == "interaction"),

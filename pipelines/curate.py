@@ -1,12 +1,13 @@
 """The curation job: landing JSONL of one day -> the warehouse's tables for that day.
 
-    python -m pipelines.curate --landing DIR --warehouse DIR --date YYYY-MM-DD [Beam options]
+    python -m pipelines.curate --landing DIR --warehouse DIR --date YYYY-MM-DD [--allow-empty]
+                               [Beam options]
 
-Stages (composite PTransforms in ``pipelines.transforms`` and ``pipelines.dedup``):
-read -> parse -> redelivery -> erasure -> scrub(feedback) -> attach -> filter -> scrub
--> dedup_exact -> dedup_near -> resolve -> write. Every rejected record becomes a ``rejects``
-row with its stage and reason; ``stats`` holds per-stage in/out/dropped counts computed from
-the data, and the job refuses to commit a day whose counts do not reconcile.
+Stages (``pipelines.stages``, each a ``Stage`` that counts itself): read -> parse -> redelivery
+-> erasure -> scrub(feedback) -> attach -> filter -> scrub -> dedup_exact -> dedup_near ->
+resolve -> write. Every rejected record becomes a ``rejects`` row with its stage and reason;
+``stats`` holds per-stage in/out/dropped counts computed from the data, and the job refuses to
+commit a day whose counts do not reconcile.
 
 This module only wires I/O; the same code runs on the DirectRunner (default) or, with standard
 pipeline options, on Dataflow, Flink or Spark with ``gs://``/``s3://`` paths.
@@ -27,29 +28,15 @@ from datetime import date as Date
 from datetime import timedelta
 
 import apache_beam as beam
-import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import landing, pseudonym, schemas, warehouse
-from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
+from pipelines import landing, pseudonym, stages, warehouse
+from pipelines.dedup import DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
-from pipelines.transforms import (
-    REJECTS_TAG,
-    AttachFeedback,
-    CollapseRedeliveries,
-    DropErasedUsers,
-    FilterQuality,
-    ParseEvents,
-    ReadConfig,
-    ReadLandingLines,
-    ResolveFeedback,
-    ScrubPII,
-    TallyStage,
-    reject_row,
-)
+from pipelines.stages import REJECTS, STAGES, ReadConfig
 
 log = logging.getLogger("pipelines.curate")
 
@@ -58,8 +45,6 @@ log = logging.getLogger("pipelines.curate")
 # `--direct_running_mode multi_processing` work with it as with the DirectRunner.
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
-STAGES = ("read", "parse", "redelivery", "erasure", "attach", "filter", "scrub", "dedup_exact",
-          "dedup_near", "resolve", "write")
 OUTPUT_TABLES = ("interactions", "feedback", "deletion_requests", "rejects", "stats", "dedup_index")
 
 
@@ -76,35 +61,12 @@ class CurateConfig:
     dedup_lookback_days: int = 90
 
 
+# Columns of past dedup_index rows the near-duplicate stage reads back.
+INDEX_COLUMNS = ("event_id", "signature")
+
+
 class NotReconciled(RuntimeError):
     pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Rows
-# ---------------------------------------------------------------------------------------------
-
-def to_row(record: dict, schema: pa.Schema) -> dict:
-    """Exactly the schema's fields; maps as (key, value) pairs, missing fields as nulls."""
-    row = {}
-    for column in schema:
-        value = record.get(column.name)
-        if pa.types.is_map(column.type) and value is not None:
-            value = sorted(value.items())
-        row[column.name] = value
-    return row
-
-
-def _past_dates(by_date: dict[str, list[str]], day: str, days: int) -> list[str]:
-    first = (Date.fromisoformat(day) - timedelta(days=days)).isoformat()
-    return [d for d in sorted(by_date) if first <= d < day]
-
-
-_DT_IN_PATH = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
-
-
-def _dt_of(path: str) -> str:
-    return _DT_IN_PATH.search(path).group(1)
 
 
 def run_id_for(selection: landing.Selection, day: str, config: CurateConfig) -> str:
@@ -119,6 +81,34 @@ def run_id_for(selection: landing.Selection, day: str, config: CurateConfig) -> 
 # The pipeline
 # ---------------------------------------------------------------------------------------------
 
+_DT_IN_PATH = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
+
+
+def _dt_of(path: str) -> str:
+    return _DT_IN_PATH.search(path).group(1)
+
+
+@dataclass(frozen=True)
+class PastFiles:
+    """Committed Parquet files the day's run reads back, chosen by date at launch."""
+
+    interactions: list[str]  # event ids of the feedback look-back window
+    index: list[str]  # dedup signatures of the dedup look-back window
+    erased: list[str]  # earlier deletion requests, and every tombstone whatever its date
+
+    @classmethod
+    def of(cls, wh: str, day: str, config: CurateConfig) -> PastFiles:
+        def window(table: str, days: int | None) -> list[str]:
+            by_date = warehouse.partition_files(wh, table)
+            first = "" if days is None else (Date.fromisoformat(day) - timedelta(days=days)).isoformat()
+            return [f for d in sorted(by_date) if first <= d < day for f in by_date[d]]
+
+        tombstones = [f for fs in warehouse.partition_files(wh, "deletions").values() for f in fs]
+        return cls(window("interactions", config.feedback_lookback_days),
+                   window("dedup_index", config.dedup_lookback_days),
+                   window("deletion_requests", None) + tombstones)
+
+
 def _read_past(p, label: str, files: list[str], columns: list[str]):
     """(filename, record) of past partitions, or an empty PCollection."""
     if not files:
@@ -130,166 +120,55 @@ def _read_past(p, label: str, files: list[str], columns: list[str]):
     )
 
 
-def _compose_duplicates(item):
-    """(a -> b) from exact dedup and (b -> c) from near dedup give (a -> c)."""
-    middle, groups = item
-    final = sorted(groups["near"])
-    for source in groups["exact"]:
-        yield (source, final[0] if final else middle)
-    for target in final:
-        yield (middle, target)
+def _by_type(events, label: str):
+    parts = events | label >> beam.Partition(
+        lambda e, _: 0 if e["event_type"] == "interaction" else 1, 2)
+    return parts[0], parts[1]
 
 
 def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
           key_file: str | None, config: CurateConfig) -> None:
-    interactions_by_date = warehouse.partition_files(wh, "interactions")
-    index_by_date = warehouse.partition_files(wh, "dedup_index")
-    deletions_by_date = warehouse.partition_files(wh, "deletion_requests")
-    past_interaction_files = [f for d in _past_dates(interactions_by_date, day,
-                                                      config.feedback_lookback_days)
-                              for f in interactions_by_date[d]]
-    past_index_files = [f for d in _past_dates(index_by_date, day, config.dedup_lookback_days)
-                        for f in index_by_date[d]]
-    past_deletion_files = [f for d, fs in sorted(deletions_by_date.items()) if d < day for f in fs]
-    # Tombstones of every erasure, whatever their date: a backfill of a day from before a
-    # deletion request must not bring the erased user back.
-    tombstone_files = [f for fs in warehouse.partition_files(wh, "deletions").values() for f in fs]
-
-    # --- read, parse, collapse re-deliveries
-    read = p | "ReadLandingLines" >> ReadLandingLines(selection.files, config.read)
-    lines = read["lines"]
-    parsed = lines | "ParseEvents" >> ParseEvents(key_file)
-    unique = parsed["events"] | "CollapseRedeliveries" >> CollapseRedeliveries()
-
-    # --- erasure at ingest: today's and earlier deletion requests
-    by_type = unique["events"] | "SplitByType" >> beam.Partition(
-        lambda e, _: ("interaction", "feedback", "deletion_request").index(e["event_type"]), 3)
-    interactions_raw, feedback_raw, deletions = by_type[0], by_type[1], by_type[2]
-    past_erased = _read_past(p, "PastDeletions", past_deletion_files, ["user_pseudonym"]) | (
-        "PastErased" >> beam.Map(lambda fr: fr[1]["user_pseudonym"]))
-    tombstoned = _read_past(p, "Tombstones", tombstone_files, ["user_pseudonym"]) | (
-        "TombstonedUsers" >> beam.Map(lambda fr: fr[1]["user_pseudonym"]))
-    erased = (deletions | "TodayErased" >> beam.Map(lambda e: e["user_pseudonym"]),
-              past_erased, tombstoned) | "Erased" >> beam.Flatten()
-    kept_events = (interactions_raw, feedback_raw) | "NonDeletion" >> beam.Flatten()
-    after_erasure = kept_events | "DropErasedUsers" >> DropErasedUsers(erased)
-    split = after_erasure["events"] | "SplitAgain" >> beam.Partition(
-        lambda e, _: 0 if e["event_type"] == "interaction" else 1, 2)
-
-    # --- feedback is scrubbed first, then joined to its interaction
-    feedback_scrubbed = split[1] | "ScrubFeedback" >> ScrubPII(config.scrub)
-    past_ids = _read_past(p, "PastIds", past_interaction_files, ["event_id"]) | (
+    """Wire the stages; each counts itself, so the job only connects outputs to inputs."""
+    past = PastFiles.of(wh, day, config)
+    past_ids = _read_past(p, "PastIds", past.interactions, ["event_id"]) | (
         "KeyPastIds" >> beam.Map(lambda fr: (fr[1]["event_id"], _dt_of(fr[0]))))
-    joined = {"interactions": split[0], "feedback": feedback_scrubbed} | (
-        "AttachFeedback" >> AttachFeedback(past_ids))
-
-    # --- quality filter on raw text, then scrub the survivors
-    filtered = joined["interactions"] | "FilterQuality" >> FilterQuality(config.filters)
-    interactions = filtered["kept"] | "ScrubInteractions" >> ScrubPII(config.scrub)
-
-    # --- dedup: exact, then near (against earlier days' signatures too)
-    exact = interactions | "DedupExact" >> DedupExact(config.dedup)
-    past_index = _read_past(p, "PastIndex", past_index_files, ["event_id", "signature"]) | (
+    past_erased = _read_past(p, "PastErased", past.erased, ["user_pseudonym"]) | (
+        "ErasedUsers" >> beam.Map(lambda fr: fr[1]["user_pseudonym"]))
+    past_index = _read_past(p, "PastIndex", past.index, list(INDEX_COLUMNS)) | (
         "PastIndexRows" >> beam.Map(lambda fr: dict(fr[1], dt=_dt_of(fr[0]))))
-    near = exact["kept"] | "DedupNearDuplicates" >> DedupNearDuplicates(config.dedup, past_index)
 
-    def duplicate_rejects(stage):
-        return lambda d: reject_row(
-            stage, d["reason"], f"{d['reason']} of {d['duplicate_of']}"
-            f" (similarity {d.get('similarity', 1.0):.3f})", event=d["record"],
-            duplicate_of=d["duplicate_of"])
+    read = p | "Files" >> beam.Create(selection.files) | "Read" >> stages.ReadLandingLines(
+        selection.skipped, config.read)
+    parsed = read["lines"] | "Parse" >> stages.ParseEvents(key_file)
+    unique = parsed["kept"] | "Redelivery" >> stages.CollapseRedeliveries()
+    erasure = unique["kept"] | "Erasure" >> stages.DropErasedUsers(past_erased)
+    interactions_raw, feedback_raw = _by_type(erasure["kept"], "SplitTypes")
+    feedback_scrubbed = feedback_raw | "ScrubFeedback" >> stages.ScrubPII(config.scrub)
+    attach = ((interactions_raw, feedback_scrubbed["kept"]) | "AttachInput" >> beam.Flatten()
+              | "Attach" >> stages.AttachFeedback(past_ids))
+    filtered = attach["interactions"] | "Filter" >> stages.FilterQuality(config.filters)
+    scrubbed = filtered["kept"] | "ScrubInteractions" >> stages.ScrubPII(config.scrub)
+    exact = scrubbed["kept"] | "DedupExact" >> stages.DedupExactDuplicates(config.dedup)
+    near = exact["kept"] | "DedupNear" >> stages.DedupNear(config.dedup, past_index)
+    dropped = filtered[REJECTS] | "DroppedIds" >> beam.Map(lambda r: (r["event_id"], r["reason"]))
+    resolved = attach["pending"] | "Resolve" >> stages.ResolveFeedback(
+        day, near["kept"], stages.duplicate_of(exact["pairs"], near["pairs"]), dropped, past_ids)
 
-    exact_rejects = exact["duplicates"] | "ExactRejects" >> beam.Map(duplicate_rejects("dedup_exact"))
-    near_rejects = near["duplicates"] | "NearRejects" >> beam.Map(duplicate_rejects("dedup_near"))
-    duplicate_of = (
-        {
-            "exact": exact["duplicates"] | "ExactPairs" >> beam.Map(
-                lambda d: (d["duplicate_of"], d["record"]["event_id"])),
-            "near": near["duplicates"] | "NearPairs" >> beam.Map(
-                lambda d: (d["record"]["event_id"], d["duplicate_of"])),
-        }
-        | "JoinDuplicateMaps" >> beam.CoGroupByKey()
-        | "ComposeDuplicateMaps" >> beam.FlatMap(_compose_duplicates)
-    )
-    filter_dropped = filtered[REJECTS_TAG] | "DroppedIds" >> beam.Map(
-        lambda r: (r["event_id"], r["reason"]))
-    resolved = joined["pending"] | "ResolveFeedback" >> ResolveFeedback(
-        day, near["kept"], duplicate_of, filter_dropped, past_ids)
-    feedback = (resolved["feedback"], joined["attached"]) | "AllFeedback" >> beam.Flatten()
-
-    # --- rejects and accounting
-    rejects = (
-        read[REJECTS_TAG], parsed[REJECTS_TAG], unique[REJECTS_TAG], after_erasure[REJECTS_TAG],
-        joined[REJECTS_TAG], filtered[REJECTS_TAG], exact_rejects, near_rejects,
-        resolved[REJECTS_TAG],
-    ) | "AllRejects" >> beam.Flatten()
-
-    tallies = [
-        lines | "T_read_out" >> TallyStage("read", "out"),
-        lines | "T_parse_in" >> TallyStage("parse", "in"),
-        parsed["events"] | "T_parse_out" >> TallyStage("parse", "out"),
-        parsed["events"] | "T_redelivery_in" >> TallyStage("redelivery", "in"),
-        unique["events"] | "T_redelivery_out" >> TallyStage("redelivery", "out"),
-        unique["events"] | "T_erasure_in" >> TallyStage("erasure", "in"),
-        after_erasure["events"] | "T_erasure_out" >> TallyStage("erasure", "out"),
-        deletions | "T_erasure_out_deletions" >> TallyStage("erasure", "out"),
-        after_erasure["events"] | "T_attach_in" >> TallyStage("attach", "in"),
-        joined["interactions"] | "T_attach_out_i" >> TallyStage("attach", "out"),
-        joined["pending"] | "T_attach_out_p" >> TallyStage("attach", "out"),
-        joined["attached"] | "T_attach_out_a" >> TallyStage("attach", "out"),
-        joined["interactions"] | "T_filter_in" >> TallyStage("filter", "in"),
-        filtered["kept"] | "T_filter_out" >> TallyStage("filter", "out"),
-        filtered["kept"] | "T_scrub_in_i" >> TallyStage("scrub", "in"),
-        split[1] | "T_scrub_in_f" >> TallyStage("scrub", "in"),
-        interactions | "T_scrub_out_i" >> TallyStage("scrub", "out"),
-        feedback_scrubbed | "T_scrub_out_f" >> TallyStage("scrub", "out"),
-        interactions | "T_dedup_exact_in" >> TallyStage("dedup_exact", "in"),
-        exact["kept"] | "T_dedup_exact_out" >> TallyStage("dedup_exact", "out"),
-        exact["kept"] | "T_dedup_near_in" >> TallyStage("dedup_near", "in"),
-        near["kept"] | "T_dedup_near_out" >> TallyStage("dedup_near", "out"),
-        joined["pending"] | "T_resolve_in" >> TallyStage("resolve", "in"),
-        resolved["feedback"] | "T_resolve_out" >> TallyStage("resolve", "out"),
-        near["kept"] | "T_rows_interactions" >> TallyStage("write", "rows_interactions"),
-        feedback | "T_rows_feedback" >> TallyStage("write", "rows_feedback"),
-        deletions | "T_rows_deletion_requests" >> TallyStage("write", "rows_deletion_requests"),
-        rejects | "T_rows_rejects" >> TallyStage("write", "rows_rejects"),
-        rejects | "T_dropped" >> beam.Map(lambda r: ((r["stage"], "dropped", r["reason"]), 1)),
-        p | "T_skipped_files" >> beam.Create(
-            [(("read", "skipped_files", reason), 1) for _, reason in selection.skipped]),
-        (interactions, feedback_scrubbed) | "ScrubbedRecords" >> beam.Flatten()
-        | "T_pii" >> beam.FlatMap(lambda r: [(("scrub", f"pii_{e}", ""), n)
-                                             for e, n in (r.get("pii_findings") or {}).items()]),
-    ]
-    stats = (
-        tallies
-        | "AllTallies" >> beam.Flatten()
-        | "Sum" >> beam.CombinePerKey(sum)
-        | "StatsRows" >> beam.Map(lambda kv: {"run_id": run_id, "stage": kv[0][0],
-                                              "metric": kv[0][1], "reason": kv[0][2],
-                                              "value": kv[1]})
-    )
-
-    # --- write every table to staging; the launcher commits after checking the accounts
-    deletion_rows = deletions | "DeletionRows" >> beam.Map(lambda e: {
-        "event_id": e["event_id"], "user_pseudonym": e["user_pseudonym"],
-        "requested_at": e["ts"]})
-    outputs = {
+    counted = (read, parsed, unique, erasure, feedback_scrubbed, attach, filtered, scrubbed,
+               exact, near, resolved)
+    tables = {
         "interactions": near["kept"],
-        "feedback": feedback,
-        "deletion_requests": deletion_rows,
-        "rejects": rejects,
-        "stats": stats,
-        "dedup_index": near["index"],
+        "feedback": (resolved["kept"], attach["attached"]) | "AllFeedback" >> beam.Flatten(),
+        "deletion_requests": erasure["deletions"] | "DeletionRows" >> beam.Map(lambda e: {
+            "event_id": e["event_id"], "user_pseudonym": e["user_pseudonym"],
+            "requested_at": e["ts"]}),
+        "rejects": [s[REJECTS] for s in counted] | "AllRejects" >> beam.Flatten(),
     }
-    for table, pcoll in outputs.items():
-        schema = schemas.TABLES[table]
-        _ = (
-            pcoll
-            | f"Rows_{table}" >> beam.Map(to_row, schema)
-            | f"Write_{table}" >> beam.io.WriteToParquet(
-                warehouse.join(warehouse.staging_dir(wh, run_id, table), "part"), schema,
-                file_name_suffix=".parquet")
-        )
+    tallies = [s[stages.TALLIES] for s in counted] + stages.row_tallies(tables)
+    tables["stats"] = (tallies | "AllTallies" >> beam.Flatten()
+                       | "Stats" >> stages.ComputeStats(run_id))
+    tables["dedup_index"] = near["index"]
+    _ = tables | "Write" >> stages.WriteTables(wh, run_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pytest
 from curation import datasets, inspect
 from feedback import simulate
 from pipelines import curate, landing, pseudonym, recover, warehouse
-from pipelines.transforms import FILE_TOO_LARGE, LINE_TOO_LONG, ReadConfig, _lines
+from pipelines.stages.read import FILE_TOO_LARGE, LINE_TOO_LONG, ReadConfig, read_lines
 from tests.conftest import REPO
 
 DAY = "2026-11-05"
@@ -241,7 +241,7 @@ def test_reading_is_bounded_by_the_line_cap_not_the_file():
     assert len(payload) < 1024 * 1024
     config = ReadConfig(max_line_bytes=1024 * 1024, chunk_bytes=256 * 1024)
     tracemalloc.start()
-    out = list(_lines(gzip.GzipFile(fileobj=io.BytesIO(payload)), config))
+    out = list(read_lines(gzip.GzipFile(fileobj=io.BytesIO(payload)), config))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert [(n, problem) for n, _, problem in out] == [(1, LINE_TOO_LONG), (2, None)]
@@ -251,7 +251,7 @@ def test_reading_is_bounded_by_the_line_cap_not_the_file():
 
 def test_a_file_over_the_size_cap_stops_with_a_reject():
     data = b"{}\n" * 1000
-    out = list(_lines(io.BytesIO(data), ReadConfig(max_line_bytes=100, max_file_bytes=300)))
+    out = list(read_lines(io.BytesIO(data), ReadConfig(max_line_bytes=100, max_file_bytes=300)))
     assert out[-1][2] == FILE_TOO_LARGE
     assert [p for _, _, p in out[:-1]] == [None] * (len(out) - 1)
     assert len(out) == 101  # 100 whole lines fit in 300 bytes, the 101st is the reject

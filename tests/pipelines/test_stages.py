@@ -11,12 +11,15 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import pseudonym
 from pipelines.quality import FILTER_REASONS, FilterConfig, judge
-from pipelines.transforms import (
-    REJECTS_TAG,
+from pipelines.stages import (
+    REJECTS,
+    TALLIES,
     AttachFeedback,
     CollapseRedeliveries,
     DropErasedUsers,
     ParseEvents,
+    ResolveFeedback,
+    ScrubPII,
 )
 
 KEY = "unit-test-key-0123456789"
@@ -59,10 +62,10 @@ def test_parse_events_pseudonymizes_and_rejects_with_reasons():
     expected_user = pseudonym.pseudonymize(KEY.encode(), "alice")
     with TestPipeline() as p:
         out = p | beam.Create(lines) | ParseEvents(None)
-        assert_that(out["events"] | beam.Map(lambda e: (e["event_id"], e["user_pseudonym"],
+        assert_that(out["kept"] | beam.Map(lambda e: (e["event_id"], e["user_pseudonym"],
                                                         "user_id" in e)),
                     equal_to([("i1", expected_user, False)]), label="events")
-        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["source_line"], r["stage"],
+        assert_that(out[REJECTS] | beam.Map(lambda r: (r["source_line"], r["stage"],
                                                            r["reason"])),
                     equal_to([(2, "parse", "invalid_json"), (3, "parse", "invalid_utf8"),
                               (4, "parse", "unknown_event_type")]), label="rejects")
@@ -86,9 +89,9 @@ def test_collapse_redeliveries_keeps_first_delivery():
     ]
     with TestPipeline() as p:
         out = p | beam.Create(events) | CollapseRedeliveries()
-        assert_that(out["events"] | beam.Map(lambda e: (e["event_id"], e["source_file"])),
+        assert_that(out["kept"] | beam.Map(lambda e: (e["event_id"], e["source_file"])),
                     equal_to([("e1", "a.jsonl"), ("e2", "a.jsonl")]), label="kept")
-        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"],
+        assert_that(out[REJECTS] | beam.Map(lambda r: (r["event_id"], r["reason"],
                                                            r["source_file"])),
                     equal_to([("e1", "redelivered", "b.jsonl")]), label="rejects")
 
@@ -102,9 +105,11 @@ def test_drop_erased_users_keeps_the_deletion_request_itself():
     with TestPipeline() as p:
         erased = p | "Erased" >> beam.Create(["gone"])
         out = p | beam.Create(events) | DropErasedUsers(erased)
-        assert_that(out["events"] | beam.Map(lambda e: e["event_id"]), equal_to(["2", "3"]),
+        assert_that(out["kept"] | beam.Map(lambda e: e["event_id"]), equal_to(["2"]),
                     label="kept")
-        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+        assert_that(out["deletions"] | beam.Map(lambda e: e["event_id"]), equal_to(["3"]),
+                    label="deletions")
+        assert_that(out[REJECTS] | beam.Map(lambda r: (r["event_id"], r["reason"])),
                     equal_to([("1", "user_erased")]), label="rejects")
 
 
@@ -120,8 +125,7 @@ def test_attach_feedback_today_past_and_orphan():
     ]
     with TestPipeline() as p:
         past = p | "Past" >> beam.Create([("p1", "2026-10-30"), ("old", "2026-10-29")])
-        out = {"interactions": p | "I" >> beam.Create(interactions),
-               "feedback": p | "F" >> beam.Create(fb)} | AttachFeedback(past)
+        out = p | "Events" >> beam.Create(interactions + fb) | AttachFeedback(past)
         assert_that(out["interactions"] | beam.Map(lambda r: (r["event_id"], r["n_feedback"],
                                                               r["flagged"])),
                     equal_to([("i1", 1, True)]), label="interactions")
@@ -129,7 +133,7 @@ def test_attach_feedback_today_past_and_orphan():
                     label="pending")
         assert_that(out["attached"] | beam.Map(lambda f: (f["event_id"], f["interaction_dt"])),
                     equal_to([("f2", "2026-10-30")]), label="attached")
-        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+        assert_that(out[REJECTS] | beam.Map(lambda r: (r["event_id"], r["reason"])),
                     equal_to([("old", "redelivered"), ("f3", "orphan_feedback")]),
                     label="rejects")
 
@@ -197,7 +201,6 @@ def test_key_ring_chains_keys_oldest_first(tmp_path):
 
 def test_scrub_pii_stage_scrubs_every_text_field_and_counts_findings():
     from pipelines.pii import ScrubConfig
-    from pipelines.transforms import ScrubPII
 
     record = {
         "event_type": "interaction", "event_id": "i1",
@@ -211,7 +214,7 @@ def test_scrub_pii_stage_scrubs_every_text_field_and_counts_findings():
                        "metadata": {}}
     with TestPipeline() as p:
         out = p | beam.Create([record, feedback_record]) | ScrubPII(ScrubConfig())
-        assert_that(out | beam.Map(lambda r: (
+        assert_that(out["kept"] | beam.Map(lambda r: (
             r["event_id"], r.get("prompt"), r.get("response"), r.get("comment"),
             sorted(r["metadata"].items()), sorted(r["pii_findings"].items()))),
             equal_to([
@@ -224,8 +227,6 @@ def test_scrub_pii_stage_scrubs_every_text_field_and_counts_findings():
 
 
 def test_resolve_feedback_repoints_duplicates_and_rejects_dropped():
-    from pipelines.transforms import ResolveFeedback
-
     pending = [
         {"event_id": "f_kept", "interaction_id": "a", "kind": "thumbs"},
         {"event_id": "f_dup", "interaction_id": "b", "kind": "rating"},
@@ -241,12 +242,39 @@ def test_resolve_feedback_repoints_duplicates_and_rejects_dropped():
         past = p | "Past" >> beam.Create([("old", "2026-10-30")])
         out = (p | "Pending" >> beam.Create(pending)
                | ResolveFeedback("2026-11-01", kept, duplicates, dropped, past))
-        assert_that(out["feedback"] | beam.Map(lambda f: (
+        assert_that(out["kept"] | beam.Map(lambda f: (
             f["event_id"], f["interaction_id"], f["original_interaction_id"],
             f["interaction_dt"], f.get("other_interaction_id"))),
             equal_to([("f_kept", "a", "a", "2026-11-01", None),
                       ("f_dup", "a", "b", "2026-11-01", None),
                       ("f_past", "old", "c", "2026-10-30", None),
                       ("f_ab", "a", "a", "2026-11-01", "a")]), label="feedback")
-        assert_that(out[REJECTS_TAG] | beam.Map(lambda r: (r["event_id"], r["reason"])),
+        assert_that(out[REJECTS] | beam.Map(lambda r: (r["event_id"], r["reason"])),
                     equal_to([("f_junk", "interaction_dropped")]), label="rejects")
+
+
+def test_the_base_counts_every_stage_the_same_way():
+    """in = out + dropped per reason, as tallies and as Beam counters, with no hand counting."""
+    lines = [("a.jsonl", 1, line(interaction())), ("a.jsonl", 2, b"{not json"),
+             ("a.jsonl", 3, line(interaction("i2"))), ("a.jsonl", 4, b"")]
+    p = TestPipeline()
+    out = p | beam.Create(lines) | ParseEvents(None)
+    tallies = out[TALLIES] | beam.CombinePerKey(sum)
+    assert_that(tallies, equal_to([
+        (("parse", "in", ""), 4), (("parse", "out", ""), 2),
+        (("parse", "dropped", "invalid_json"), 1), (("parse", "dropped", "empty_line"), 1)]))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed
+                for c in result.metrics().query()["counters"] if c.key.metric.namespace == "parse"}
+    assert counters == {"in": 4, "out": 2, "dropped_invalid_json": 1, "dropped_empty_line": 1}
+
+
+def test_a_stage_must_implement_its_transform():
+    from pipelines.stages import Stage
+
+    class Incomplete(Stage):
+        stage = "incomplete"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()

@@ -1,0 +1,95 @@
+"""The stage base class: every stage is counted the same way, by the base, never by hand.
+
+A stage implements ``transform(pcoll)`` and returns a dict of PCollections: its kept records
+under each name in ``outputs`` (``kept`` unless it says otherwise), its reject rows under
+``rejects``, optionally extra per-record metrics under ``metrics`` (``((stage, metric,
+reason), n)`` pairs) and any other outputs (not counted). The base counts ``in`` (every element
+of the main input), ``out`` (every element of the counted outputs) and ``dropped`` per reason
+(every reject row) as Beam counters named ``in``, ``out`` and ``dropped_<reason>`` under the
+stage's namespace, and as ``tallies``: ``((stage, metric, reason), 1)`` elements that the job sums
+into the ``stats`` table and that ``reconcile`` checks (``in = out + dropped``).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+REJECTS = "rejects"
+TALLIES = "tallies"
+METRICS = "metrics"
+
+
+def reject_row(stage: str, reason: str, detail: str, *, event: dict | None = None,
+               source_file: str | None = None, source_line: int | None = None,
+               raw_sha256: str | None = None, duplicate_of: str | None = None) -> dict:
+    """One row of the ``rejects`` table; ``detail`` never quotes user text."""
+    event = event or {}
+    return {
+        "stage": stage,
+        "reason": reason,
+        "detail": detail,
+        "event_type": event.get("event_type"),
+        "event_id": event.get("event_id"),
+        "user_pseudonym": event.get("user_pseudonym"),
+        "duplicate_of": duplicate_of,
+        "source_file": source_file or event.get("source_file"),
+        "source_line": source_line if source_line is not None else event.get("source_line"),
+        "raw_sha256": raw_sha256 or event.get("raw_sha256"),
+    }
+
+
+class _Tally(beam.DoFn):
+    """One tally per element, and the matching Beam counter."""
+
+    def __init__(self, stage: str, metric: str):
+        self._stage = stage
+        self._metric = metric
+        self._counter = None
+
+    def setup(self):
+        self._counter = Metrics.counter(self._stage, self._metric)
+
+    def process(self, _element):
+        self._counter.inc()
+        yield ((self._stage, self._metric, ""), 1)
+
+
+class _TallyDropped(beam.DoFn):
+    def __init__(self, stage: str):
+        self._stage = stage
+
+    def process(self, reject: dict):
+        Metrics.counter(self._stage, f"dropped_{reject['reason']}").inc()
+        yield ((self._stage, "dropped", reject["reason"]), 1)
+
+
+class Stage(beam.PTransform, metaclass=abc.ABCMeta):
+    """A curation stage. Subclasses set ``stage`` (and ``outputs``) and implement ``transform``."""
+
+    stage: ClassVar[str]
+    outputs: ClassVar[tuple[str, ...]] = ("kept",)
+
+    @abc.abstractmethod
+    def transform(self, pcoll) -> dict:
+        """The stage's work: a dict with its counted outputs, ``rejects`` and any extras."""
+
+    def expand(self, pcoll):
+        result = dict(self.transform(pcoll))
+        if REJECTS not in result:
+            result[REJECTS] = pcoll.pipeline | "NoRejects" >> beam.Create([])
+        counted = [pcoll | "TallyIn" >> beam.ParDo(_Tally(self.stage, "in"))]
+        counted += [result[name] | f"TallyOut_{name}" >> beam.ParDo(_Tally(self.stage, "out"))
+                    for name in self.outputs]
+        counted.append(result[REJECTS] | "TallyDropped" >> beam.ParDo(_TallyDropped(self.stage)))
+        if METRICS in result:
+            counted.append(result.pop(METRICS))
+        result[TALLIES] = counted | "Tallies" >> beam.Flatten()
+        return result
+
+
+def empty(pipeline, label: str):
+    return pipeline | label >> beam.Create([])

@@ -1,0 +1,80 @@
+"""Dedup: exact, then near duplicates (logic in ``pipelines.dedup``); duplicates are rejects."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
+from pipelines.stages.base import REJECTS, Stage, reject_row
+
+
+def _duplicate_reject(stage: str):
+    def to_row(duplicate: dict) -> dict:
+        return reject_row(
+            stage, duplicate["reason"],
+            f"{duplicate['reason']} of {duplicate['duplicate_of']}"
+            f" (similarity {duplicate.get('similarity', 1.0):.3f})",
+            event=duplicate["record"], duplicate_of=duplicate["duplicate_of"])
+    return to_row
+
+
+class DedupExactDuplicates(Stage):
+    """Records -> one per normalized text; ``pairs`` are (kept_id, dropped_id)."""
+
+    stage = "dedup_exact"
+
+    def __init__(self, config: DedupConfig):
+        super().__init__()
+        self._config = config
+
+    def transform(self, records):
+        out = records | "Exact" >> DedupExact(self._config)
+        return {
+            "kept": out["kept"],
+            REJECTS: out["duplicates"] | "Rejects" >> beam.Map(_duplicate_reject(self.stage)),
+            "pairs": out["duplicates"] | "Pairs" >> beam.Map(
+                lambda d: (d["duplicate_of"], d["record"]["event_id"])),
+        }
+
+
+class DedupNear(Stage):
+    """Records -> cluster representatives, against today's and past days' index rows.
+
+    ``pairs`` are (dropped_id, kept_id); ``index`` the day's ``dedup_index`` rows.
+    """
+
+    stage = "dedup_near"
+
+    def __init__(self, config: DedupConfig, past_index):
+        super().__init__()
+        self._config = config
+        self._past_index = past_index
+
+    def transform(self, records):
+        out = records | "Near" >> DedupNearDuplicates(self._config, self._past_index)
+        return {
+            "kept": out["kept"],
+            REJECTS: out["duplicates"] | "Rejects" >> beam.Map(_duplicate_reject(self.stage)),
+            "pairs": out["duplicates"] | "Pairs" >> beam.Map(
+                lambda d: (d["record"]["event_id"], d["duplicate_of"])),
+            "index": out["index"],
+        }
+
+
+def _compose(item):
+    """(a -> b) from exact dedup and (b -> c) from near dedup give (a -> c)."""
+    middle, groups = item
+    final = sorted(groups["near"])
+    for source in groups["exact"]:
+        yield (source, final[0] if final else middle)
+    for target in final:
+        yield (middle, target)
+
+
+def duplicate_of(exact_pairs, near_pairs):
+    """(dropped_id, kept_id) for every duplicate, through both stages."""
+    return (
+        {"exact": exact_pairs, "near": near_pairs}
+        | "JoinDuplicateMaps" >> beam.CoGroupByKey()
+        | "ComposeDuplicateMaps" >> beam.FlatMap(_compose)
+    )

@@ -1,0 +1,97 @@
+"""Scrub: PII in every free-text field becomes a typed placeholder; findings are counted."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipelines.stages.base import METRICS, Stage
+from pipelines.stages.parse import last_user_message
+
+
+def text_slots(record: dict) -> list[tuple[str, object]]:
+    """The free-text fields of an interaction or feedback record, as (field, key) slots."""
+    slots: list[tuple[str, object]] = []
+    for index, _ in enumerate(record.get("messages") or ()):
+        slots.append(("messages", index))
+    for field in ("response", "edited_response", "comment"):
+        if record.get(field):
+            slots.append((field, None))
+    for key in sorted(record.get("metadata") or {}):
+        slots.append(("metadata", key))
+    return slots
+
+
+def slot_text(record: dict, slot) -> str:
+    field, key = slot
+    if field == "messages":
+        return record["messages"][key]["content"]
+    if field == "metadata":
+        return record["metadata"][key]
+    return record[field]
+
+
+def set_slot_text(record: dict, slot, value: str) -> None:
+    field, key = slot
+    if field == "messages":
+        record["messages"][key] = {**record["messages"][key], "content": value}
+    elif field == "metadata":
+        record["metadata"][key] = value
+    else:
+        record[field] = value
+
+
+class _ScrubFn(beam.DoFn):
+    """Scrubs a batch of records with one batched pass through the scrubber."""
+
+    def __init__(self, config):
+        self._config = config
+        self._scrubber = None
+
+    def setup(self):
+        # Presidio and spaCy load on the worker, not in the launcher that builds the graph.
+        from pipelines.pii import PiiScrubber
+
+        self._scrubber = PiiScrubber(self._config)
+        self._scrubber.setup()
+
+    def process(self, batch: list[dict]):
+        records = [dict(r, messages=list(r.get("messages") or []),
+                        metadata=dict(r.get("metadata") or {})) for r in batch]
+        slots = [(i, slot) for i, r in enumerate(records) for slot in text_slots(r)]
+        results = self._scrubber.scrub_batch([slot_text(records[i], slot) for i, slot in slots])
+        findings: list[dict[str, int]] = [{} for _ in records]
+        for (i, slot), result in zip(slots, results, strict=True):
+            set_slot_text(records[i], slot, result.text)
+            for entity, n in result.findings.items():
+                findings[i][entity] = findings[i].get(entity, 0) + n
+        for record, found in zip(records, findings, strict=True):
+            record["pii_findings"] = found
+            if record.get("event_type") == "interaction":
+                record["prompt"] = last_user_message(record["messages"])
+            yield record
+
+
+def _findings(record: dict):
+    for entity, n in sorted((record.get("pii_findings") or {}).items()):
+        Metrics.counter("scrub", f"pii_{entity}").inc(n)
+        yield (("scrub", f"pii_{entity}", ""), n)
+
+
+class ScrubPII(Stage):
+    """Replaces PII in every free-text field with typed placeholders; counts findings per type."""
+
+    stage = "scrub"
+
+    def __init__(self, config, max_batch_size: int = 256):
+        super().__init__()
+        self._config = config
+        self._max_batch_size = max_batch_size
+
+    def transform(self, records):
+        kept = (
+            records
+            | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self._max_batch_size)
+            | "Scrub" >> beam.ParDo(_ScrubFn(self._config))
+        )
+        return {"kept": kept, METRICS: kept | "Findings" >> beam.FlatMap(_findings)}
