@@ -1,6 +1,6 @@
 """Benchmark of the analyst query layer: `python -m curation.inspect` on a 1M-interaction warehouse.
 
-Writes a synthetic warehouse with the fixed schemas of ``pipelines.schemas`` into a scratch
+Writes a synthetic warehouse with the fixed schemas of ``warehouse.schemas`` into a scratch
 directory (this measures DuckDB over Parquet, not the curation job, so synthetic rows are fine
 here), then times each command in a fresh process, as an analyst would run it. Prints a table and
 writes ``bench/out/inspect.json``.
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipelines import schemas  # noqa: E402
+from warehouse import schemas  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "inspect.json"
 # The target the task sets: interactive answers on a 1M-interaction warehouse.

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import rules
-from pipelines import warehouse as storage
 from feedback.contract import MESSAGE_TYPE
+from warehouse import days, journal
 
 DATASETS_DIR = "datasets"
 MANIFEST = "manifest.json"
@@ -192,7 +192,7 @@ def _read(source: SourceFile, columns: list[str]) -> list[dict[str, Any]]:
     if missing:
         raise DatasetError(
             f"{source.path} lacks column(s) {', '.join(missing)} of table '{source.table}' "
-            "(see pipelines/schemas.py); re-curate that partition"
+            "(see warehouse/schemas.py); re-curate that partition"
         )
     rows = parquet.read(columns=columns).to_pylist()
     for row in rows:
@@ -538,8 +538,8 @@ def build_dataset(
     if not warehouse.is_dir():
         raise DatasetError(f"warehouse {warehouse} is not a directory")
     try:
-        storage.check_committed(str(warehouse))
-    except storage.UnfinishedCommit as exc:
+        journal.check_committed(str(warehouse))
+    except journal.UnfinishedCommit as exc:
         raise DatasetError(str(exc)) from None  # a half-swapped day would truncate the set
     as_of_day = as_of if isinstance(as_of, date) else _parse_day(as_of)
     start = as_of_day - timedelta(days=config.window_days - 1)
@@ -626,8 +626,8 @@ def load_manifest(warehouse: str | os.PathLike, dataset_id: str) -> dict[str, An
 
 def _parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(storage.parse_day(text, "--as-of"))
-    except storage.BadDay as exc:
+        return date.fromisoformat(days.parse_day(text, "--as-of"))
+    except days.BadDay as exc:
         raise DatasetError(str(exc)) from None
 
 

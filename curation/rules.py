@@ -1,6 +1,6 @@
 """Pure rules that turn warehouse rows into training examples (documented in docs/datasets.md).
 
-Everything here works on plain dicts as read from the warehouse tables (``pipelines.schemas``):
+Everything here works on plain dicts as read from the warehouse tables (``warehouse.schemas``):
 interactions carry ``event_id, ts, user_pseudonym, messages, prompt, response,
 consent_training, flagged, dedup_cluster_id``; feedback carries ``event_id, ts, user_pseudonym,
 interaction_id, kind, value, edited_response, other_interaction_id, preferred``. No I/O: the

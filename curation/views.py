@@ -1,7 +1,7 @@
 """DuckDB over the Parquet warehouse: one connection, one view per table, read-only queries.
 
 The warehouse is ``WAREHOUSE/<table>/dt=YYYY-MM-DD/*.parquet`` (schemas in
-``pipelines.schemas``), plus ``WAREHOUSE/deployments/*.parquet`` and
+``warehouse.schemas``), plus ``WAREHOUSE/deployments/*.parquet`` and
 ``WAREHOUSE/datasets/<id>/manifest.json`` once training has run. ``connect`` opens an in-memory
 DuckDB with these views:
 
@@ -40,6 +40,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse import journal
+
 # warehouse table directory -> view name
 PARTITIONED_TABLES = {
     "interactions": "interactions",
@@ -53,8 +55,6 @@ VIEW_TO_TABLE = {view: table for table, view in PARTITIONED_TABLES.items()}
 DEPLOYMENTS = "deployments"
 DATASETS = "datasets"
 DATASET_VIEW = "dataset_manifests"
-# A commit in progress, or interrupted (pipelines/warehouse.py's journal).
-JOURNAL = "_journal"
 _DT_FOLDER = re.compile(r"/dt=([^/]*)/[^/]*$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 log = logging.getLogger("curation.views")
@@ -161,7 +161,7 @@ def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, lis
     """Files per table; raises when the warehouse is missing or holds nothing."""
     if not is_remote(root) and not Path(root).is_dir():
         raise WarehouseError(f"warehouse {root} does not exist (pass --warehouse DIR)")
-    journals = _files(con, f"{root}/{JOURNAL}/*.json")
+    journals = _files(con, f"{root}/{journal.JOURNAL}/*.json")
     if journals:
         raise WarehouseError(
             f"warehouse {root} has an unfinished commit ({journals[0].rsplit('/', 1)[-1]}): "
@@ -236,7 +236,7 @@ def _duckdb_type(arrow_type) -> str:
 
 def _empty_select(table: str) -> str:
     """A typed, empty SELECT with the table's fixed schema (for tables with no files yet)."""
-    from pipelines.schemas import TABLES
+    from warehouse.schemas import TABLES
 
     columns = [f'CAST(NULL AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in TABLES[table]]
     columns.append('CAST(NULL AS DATE) AS "dt"')

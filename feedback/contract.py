@@ -6,7 +6,7 @@ either a normalized event dict or a rejection ``(reason, detail)``. Details neve
 user sent (they could be PII): they name fields, types and allowed values only.
 
 The pyarrow schemas here describe the normalized events; the warehouse tables that the pipeline
-writes are in ``pipelines.schemas``.
+writes are in ``warehouse.schemas``.
 """
 
 from __future__ import annotations

@@ -32,11 +32,13 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import landing, pseudonym, stages, warehouse
+from pipelines import landing, pseudonym, stages
 from pipelines.dedup import DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
+from warehouse import days, partitions
+from warehouse import files as storage
 
 log = logging.getLogger("pipelines.curate")
 
@@ -99,11 +101,11 @@ class PastFiles:
     @classmethod
     def of(cls, wh: str, day: str, config: CurateConfig) -> PastFiles:
         def window(table: str, days: int | None) -> list[str]:
-            by_date = warehouse.partition_files(wh, table)
+            by_date = partitions.partition_files(wh, table)
             first = "" if days is None else (Date.fromisoformat(day) - timedelta(days=days)).isoformat()
             return [f for d in sorted(by_date) if first <= d < day for f in by_date[d]]
 
-        tombstones = [f for fs in warehouse.partition_files(wh, "deletions").values() for f in fs]
+        tombstones = [f for fs in partitions.partition_files(wh, "deletions").values() for f in fs]
         return cls(window("interactions", config.feedback_lookback_days),
                    window("dedup_index", config.dedup_lookback_days),
                    window("deletion_requests", None) + tombstones)
@@ -177,7 +179,7 @@ def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
 
 def read_staged_stats(wh: str, run_id: str) -> list[dict]:
     rows = []
-    for path in warehouse.list_files(warehouse.join(warehouse.staging_dir(wh, run_id, "stats"),
+    for path in storage.list_files(storage.join(partitions.staging_dir(wh, run_id, "stats"),
                                                     "*.parquet")):
         with FileSystems.open(path) as handle:
             rows.extend(pq.read_table(io.BytesIO(handle.read())).to_pylist())
@@ -255,9 +257,9 @@ def _with_overrides(config: CurateConfig, args: argparse.Namespace) -> CurateCon
 def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> dict:
     """Curate one day; raises (``CURATE_ERRORS``) without changing the warehouse on a problem."""
     args, beam_args = parse_args(argv)
-    day = warehouse.parse_day(args.date)
+    day = days.parse_day(args.date)
     config = _with_overrides(config or CurateConfig(), args)
-    warehouse.restrict_umask()
+    storage.restrict_umask()
     pseudonym.load_key(args.pseudonym_key_file)  # refuse to start without a key
     selection = landing.select_files(args.landing, day, allow_empty=args.allow_empty)
     wh = args.warehouse.rstrip("/")
@@ -267,8 +269,8 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
         options.view_as(StandardOptions).runner = LOCAL_RUNNER
 
     started = time.monotonic()
-    with warehouse.DayLock(wh, day, run_id):
-        warehouse.recover(wh, day)
+    with partitions.DayLock(wh, day, run_id):
+        partitions.recover(wh, day)
         print(f"curate {day}: run {run_id} on {options.view_as(StandardOptions).runner}",
               file=sys.stderr)
         with beam.Pipeline(options=options) as p:
@@ -279,7 +281,7 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
         if problems:
             raise NotReconciled(f"run {run_id} does not reconcile, nothing committed: "
                                 + "; ".join(problems))
-        warehouse.commit(wh, run_id, day, OUTPUT_TABLES)
+        partitions.commit(wh, run_id, day, OUTPUT_TABLES)
     elapsed = time.monotonic() - started
     print(summary_table(stats), file=sys.stderr)
     print(f"committed dt={day} to {wh} in {elapsed:.1f}s", file=sys.stderr)
@@ -287,7 +289,7 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
 
 
 # What a run raises for a problem an operator can fix; the CLI prints each as one line.
-CURATE_ERRORS = (pseudonym.MissingKey, NotReconciled, warehouse.BadDay, warehouse.DayLocked,
+CURATE_ERRORS = (pseudonym.MissingKey, NotReconciled, days.BadDay, partitions.DayLocked,
                  landing.NoLandingFiles, OSError, ValueError)
 
 

@@ -8,7 +8,7 @@ For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tom
 1. removes every row of that pseudonym from every partition of ``interactions``, ``feedback``
    (rows the user wrote and rows of anyone pointing at the user's interactions), ``rejects`` and
    ``dedup_index``, past days included, rewriting only the affected partitions through staging +
-   the journal commit of ``pipelines.warehouse`` (untouched files of an affected partition are
+   the journal commit of ``warehouse.partitions`` (untouched files of an affected partition are
    copied byte for byte, so their hashes in dataset manifests stay valid);
 2. removes the user's rows from every built dataset under ``WAREHOUSE/datasets`` and marks those
    datasets ``stale`` in their manifest (reason, erased pseudonym count; never an id);
@@ -44,7 +44,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import schemas, warehouse
+from warehouse import files as storage
+from warehouse import partitions, schemas
 
 log = logging.getLogger("pipelines.erase")
 
@@ -142,7 +143,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 def read_requests(wh: str, as_of: str | None = None) -> list[dict]:
     """Every deletion request of partitions up to ``as_of``, oldest first."""
     rows = []
-    for dt, files in sorted(warehouse.partition_files(wh, "deletion_requests").items()):
+    for dt, files in sorted(partitions.partition_files(wh, "deletion_requests").items()):
         if as_of and dt > as_of:
             continue
         for path in files:
@@ -154,7 +155,7 @@ def read_requests(wh: str, as_of: str | None = None) -> list[dict]:
 
 def read_tombstones(wh: str) -> list[dict]:
     rows = []
-    for dt, files in sorted(warehouse.partition_files(wh, DELETIONS_TABLE).items()):
+    for dt, files in sorted(partitions.partition_files(wh, DELETIONS_TABLE).items()):
         for path in files:
             for row in _read_parquet(path).to_pylist():
                 row["rows_removed"] = dict(row["rows_removed"] or [])
@@ -163,7 +164,7 @@ def read_tombstones(wh: str) -> list[dict]:
 
 
 def latest_request_date(wh: str) -> str | None:
-    dates = sorted(warehouse.partition_files(wh, "deletion_requests"))
+    dates = sorted(partitions.partition_files(wh, "deletion_requests"))
     return dates[-1] if dates else None
 
 
@@ -201,7 +202,7 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
         return hits, {}
     erased_values = pa.array(sorted(erased), pa.string())
     owner_of_interaction: dict[str, str] = {}
-    for files in warehouse.partition_files(wh, "interactions").values():
+    for files in partitions.partition_files(wh, "interactions").values():
         for path in files:
             table = _read_parquet(path, ["event_id", "user_pseudonym"])
             mask = _in(table["user_pseudonym"], erased_values)
@@ -211,12 +212,12 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
 
     for table_name in config.user_tables:
         reference_columns = list(config.feedback_reference_columns) if table_name == "feedback" else []
-        for dt, files in sorted(warehouse.partition_files(wh, table_name).items()):
+        for dt, files in sorted(partitions.partition_files(wh, table_name).items()):
             for path in files:
                 table = _read_parquet(path, ["user_pseudonym", *reference_columns])
                 if "user_pseudonym" not in table.column_names:
                     raise EraseError(f"{path} has no user_pseudonym column; table '{table_name}' "
-                                     "does not follow pipelines/schemas.py")
+                                     "does not follow warehouse/schemas.py")
                 mask = _in(table["user_pseudonym"], erased_values)
                 for column in reference_columns:
                     if column in table.column_names:
@@ -248,13 +249,13 @@ def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: 
         tables = by_date[dt]
         # Deterministic: a rerun after a crash before the journal reuses (and clears) the staging.
         run_id = f"{dt}-erase-{_digest(sorted(erased), dt, sorted(tables))}"
-        stage_root = warehouse.join(wh, warehouse.STAGING, run_id)
+        stage_root = storage.join(wh, partitions.STAGING, run_id)
         if FileSystems.exists(stage_root):
             FileSystems.delete([stage_root])
         for table_name, file_hits in sorted(tables.items()):
-            staged = warehouse.staging_dir(wh, run_id, table_name)
-            for path in warehouse.partition_files(wh, table_name)[dt]:
-                target = warehouse.join(staged, _basename(path))
+            staged = partitions.staging_dir(wh, run_id, table_name)
+            for path in partitions.partition_files(wh, table_name)[dt]:
+                target = storage.join(staged, _basename(path))
                 hit = file_hits.get(path)
                 if hit is None:
                     _ensure_parent(target)
@@ -262,7 +263,7 @@ def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: 
                     continue
                 table = _read_parquet(path)
                 _write_parquet(table.filter(pc.invert(hit.remove)), target, config.compression)
-        warehouse.commit(wh, run_id, dt, sorted(tables))
+        partitions.commit(wh, run_id, dt, sorted(tables))
         run_ids.append(run_id)
     return run_ids
 
@@ -405,13 +406,13 @@ def tag_models(uri: str | None, stale_ids: set[str], as_of: str) -> dict[str, li
 
 
 def _plan_path(wh: str, plan_id: str) -> str:
-    return warehouse.join(wh, PLAN_DIR, f"plan-{plan_id}.json")
+    return storage.join(wh, PLAN_DIR, f"plan-{plan_id}.json")
 
 
 def _load_plans(wh: str) -> dict[str, dict]:
     """pseudonym -> what an interrupted run measured before it changed anything."""
     merged: dict[str, dict] = {}
-    for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
+    for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
         with FileSystems.open(path) as handle:
             for pseudonym, entry in json.loads(handle.read().decode())["users"].items():
                 merged.setdefault(pseudonym, entry)
@@ -439,7 +440,7 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
     # Rolls forward any interrupted commit; clears staging of this day's runs only (curation of
     # other days may be writing). Our own staging is cleared by its deterministic run id.
-    warehouse.recover(wh, as_of)
+    partitions.recover(wh, as_of)
     requests = read_requests(wh, as_of)
     tombstones = read_tombstones(wh)
     done_requests = {t["request_event_id"] for t in tombstones}
@@ -507,7 +508,7 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
                 "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
             })
         commit_tombstones(wh, as_of, new_rows, config)
-    for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
+    for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
         FileSystems.delete([path])
 
     summary = {
@@ -529,19 +530,19 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
 def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig) -> None:
     """Rewrite ``deletions/dt=<as_of>`` with its earlier rows plus ``rows`` (journal commit)."""
     existing = []
-    for path in warehouse.partition_files(wh, DELETIONS_TABLE).get(as_of, []):
+    for path in partitions.partition_files(wh, DELETIONS_TABLE).get(as_of, []):
         existing.extend(_read_parquet(path).to_pylist())
     known = {r["request_event_id"] for r in existing}
     merged = existing + [r for r in rows if r["request_event_id"] not in known]
     merged.sort(key=lambda r: (r["requested_at"], r["request_event_id"]))
     run_id = f"{as_of}-tombstones-{_digest(sorted(r['request_event_id'] for r in merged))}"
-    stage_root = warehouse.join(wh, warehouse.STAGING, run_id)
+    stage_root = storage.join(wh, partitions.STAGING, run_id)
     if FileSystems.exists(stage_root):
         FileSystems.delete([stage_root])
     table = pa.Table.from_pylist(merged, schema=DELETIONS)
-    _write_parquet(table, warehouse.join(warehouse.staging_dir(wh, run_id, DELETIONS_TABLE),
+    _write_parquet(table, storage.join(partitions.staging_dir(wh, run_id, DELETIONS_TABLE),
                                          "part-0.parquet"), config.compression)
-    warehouse.commit(wh, run_id, as_of, [DELETIONS_TABLE])
+    partitions.commit(wh, run_id, as_of, [DELETIONS_TABLE])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import warehouse
+from warehouse import files as storage
 
 SUFFIXES = (".jsonl", ".jsonl.gz")
 
@@ -112,7 +112,7 @@ def _list(folder: str, remote: bool) -> list[str] | None:
         if not os.path.isdir(folder):
             return None
         return [entry.name for entry in os.scandir(folder)]
-    paths = warehouse.list_files(f"{folder}/*")
+    paths = storage.list_files(f"{folder}/*")
     if not paths:
         return None
     return [p[len(folder) + 1:] for p in paths if "/" not in p[len(folder) + 1:]]

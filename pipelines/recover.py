@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipelines import warehouse
+from warehouse import days, journal, partitions
+from warehouse import files as storage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,15 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", default=None, help="only this day's commits, YYYY-MM-DD")
     args = parser.parse_args(argv)
     try:
-        day = warehouse.parse_day(args.date) if args.date else None
-        warehouse.restrict_umask()
+        day = days.parse_day(args.date) if args.date else None
+        storage.restrict_umask()
         wh = args.warehouse.rstrip("/")
-        days = [day] if day else sorted({e["date"] for e in warehouse.unfinished_commits(wh)})
+        pending = [day] if day else sorted({e["date"] for e in journal.unfinished_commits(wh)})
         rolled = []
-        for each in days:
-            with warehouse.DayLock(wh, each, "recover"):
-                rolled += warehouse.recover(wh, each)
-    except (warehouse.BadDay, warehouse.DayLocked, OSError, ValueError) as exc:
+        for each in pending:
+            with partitions.DayLock(wh, each, "recover"):
+                rolled += partitions.recover(wh, each)
+    except (days.BadDay, partitions.DayLocked, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rolled forward {len(rolled)} commit(s)" + (f": {', '.join(rolled)}" if rolled else ""))

@@ -14,7 +14,7 @@ table and dataset as ``pseudonymize(B, p)``. From then on a user's pseudonym is 
 Ingest must then pseudonymize with the whole key ring, oldest key first (docs/governance.md).
 
 The job rewrites partitions date by date through staging + the journal commit of
-``pipelines.warehouse``; every rewritten file carries the new key's fingerprint in its Parquet
+``warehouse.partitions``; every rewritten file carries the new key's fingerprint in its Parquet
 metadata, so a run killed midway resumes without re-keying any file twice. The key ring's
 fingerprints (never the keys) are kept in ``WAREHOUSE/_keys/epochs.json``.
 """
@@ -36,7 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import erase, pseudonym, warehouse
+from pipelines import erase, pseudonym
+from warehouse import files as storage
+from warehouse import partitions
 
 EPOCHS_FILE = ("_keys", "epochs.json")
 FINGERPRINT_META = b"flywheel.key_fingerprint"
@@ -109,7 +111,7 @@ def _read(path: str) -> bytes:
 
 
 def _epochs_path(wh: str) -> str:
-    return warehouse.join(wh, *EPOCHS_FILE)
+    return storage.join(wh, *EPOCHS_FILE)
 
 
 def read_epochs(wh: str) -> list[dict]:
@@ -142,7 +144,7 @@ def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = Rotat
     if old_fp == new_fp:
         raise RotateError("--old-key-file and --new-key-file hold the same key; make a new one "
                           "(pipelines.pseudonym.create_key_file)")
-    if warehouse.list_files(warehouse.join(wh, erase.PLAN_DIR, "plan-*.json")):
+    if storage.list_files(storage.join(wh, erase.PLAN_DIR, "plan-*.json")):
         raise RotateError("an erasure is in progress (WAREHOUSE/_erase/plan-*.json); finish it "
                           "first: python -m pipelines.erase --warehouse DIR")
     epochs = read_epochs(wh)
@@ -163,26 +165,26 @@ def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = Rotat
         epochs.append({"epoch": last["epoch"] + 1, "fingerprint": new_fp, "state": "rotating"})
         _write_epochs(wh, epochs)
 
-    warehouse.recover(wh)
+    partitions.recover(wh)
     rotated: dict[str, int] = defaultdict(int)
     by_date: dict[str, list[str]] = defaultdict(list)
     for table in config.tables:
-        for dt in warehouse.partition_files(wh, table):
+        for dt in partitions.partition_files(wh, table):
             by_date[dt].append(table)
     for dt, tables in sorted(by_date.items()):
         run_id = f"{dt}-rotate-{new_fp[:12]}"
-        stage_root = warehouse.join(wh, warehouse.STAGING, run_id)
+        stage_root = storage.join(wh, partitions.STAGING, run_id)
         if FileSystems.exists(stage_root):
             FileSystems.delete([stage_root])
         to_commit = []
         for table in sorted(tables):
-            files = warehouse.partition_files(wh, table)[dt]
+            files = partitions.partition_files(wh, table)[dt]
             blobs = {path: _read(path) for path in files}
             if all(_file_fingerprint(b) == new_fp for b in blobs.values()):
                 continue  # committed by an earlier, interrupted run
-            staged = warehouse.staging_dir(wh, run_id, table)
+            staged = partitions.staging_dir(wh, run_id, table)
             for path, data in blobs.items():
-                target = warehouse.join(staged, erase._basename(path))
+                target = storage.join(staged, erase._basename(path))
                 erase._ensure_parent(target)
                 out = data if _file_fingerprint(data) == new_fp else _rekeyed_bytes(data, new_key, config)
                 with FileSystems.create(target) as handle:
@@ -190,7 +192,7 @@ def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = Rotat
                 rotated[table] += 1
             to_commit.append(table)
         if to_commit:
-            warehouse.commit(wh, run_id, dt, to_commit)
+            partitions.commit(wh, run_id, dt, to_commit)
 
     for folder in erase.dataset_dirs(wh):
         manifest_path = folder / erase.MANIFEST

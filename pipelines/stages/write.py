@@ -5,7 +5,8 @@ from __future__ import annotations
 import apache_beam as beam
 import pyarrow as pa
 
-from pipelines import schemas, warehouse
+from warehouse import files as storage
+from warehouse import partitions, schemas
 
 
 def to_row(record: dict, schema: pa.Schema) -> dict:
@@ -63,7 +64,7 @@ class WriteTables(beam.PTransform):
                 pcoll
                 | f"Rows_{table}" >> beam.Map(to_row, schema)
                 | f"Write_{table}" >> beam.io.WriteToParquet(
-                    warehouse.join(warehouse.staging_dir(self._wh, self._run_id, table), "part"),
+                    storage.join(partitions.staging_dir(self._wh, self._run_id, table), "part"),
                     schema, file_name_suffix=".parquet")
             )
         return beam.pvalue.PDone(next(iter(tables.values())).pipeline)

@@ -319,7 +319,7 @@ def test_no_flagged_answer_as_target_or_chosen(built, warehouse):
 
 def test_flags_arriving_later_remove_targets_and_chosen(built, curated_warehouse, tmp_path):
     """Flag a liked SFT target in the interactions table and a chosen answer by a late flag."""
-    from pipelines.schemas import FEEDBACK
+    from warehouse.schemas import FEEDBACK
 
     _, _, tables, _ = built
     wh = _copy_warehouse(curated_warehouse.warehouse, tmp_path / "wh")

@@ -104,7 +104,7 @@ def test_tables_renders_an_aligned_human_table(wh):
 
 
 def test_schema_lists_fixed_columns_and_dt_as_date(wh):
-    from pipelines.schemas import FEEDBACK
+    from warehouse.schemas import FEEDBACK
 
     rows = run_json(wh, "schema", "feedback")
     types = {r["column"]: r["type"] for r in rows}

@@ -9,8 +9,9 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import curate, landing, warehouse
+from pipelines import curate, landing
 from pipelines.curate import reconcile
+from warehouse import files as storage
 
 
 def file_names(landing_root, day) -> dict[str, str]:
@@ -158,7 +159,7 @@ def test_rerun_gives_identical_rows_and_a_crash_leaves_no_partial_partition(
     before = _table_rows(wh, day)
     args = ["--landing", str(curated_warehouse.landing), "--warehouse", str(wh), "--date", day]
 
-    real_move = warehouse._move_tree
+    real_move = storage.move_tree
     moves = []
 
     def dying_move(src, dst):
@@ -167,10 +168,10 @@ def test_rerun_gives_identical_rows_and_a_crash_leaves_no_partial_partition(
             raise KeyboardInterrupt("killed mid-commit")
         real_move(src, dst)
 
-    monkeypatch.setattr(warehouse, "_move_tree", dying_move)
+    monkeypatch.setattr(storage, "move_tree", dying_move)
     with pytest.raises(KeyboardInterrupt):
         curate.run(args)
-    monkeypatch.setattr(warehouse, "_move_tree", real_move)
+    monkeypatch.setattr(storage, "move_tree", real_move)
     # Every partition is whole: the staged files of a partition move as one directory.
     for table in curate.OUTPUT_TABLES:
         files = glob.glob(f"{wh}/{table}/dt={day}/*.parquet")

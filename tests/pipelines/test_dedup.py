@@ -27,8 +27,8 @@ from pipelines.dedup import (
     shingles,
     signature_bytes,
 )
-from pipelines.schemas import DEDUP_INDEX
 from tests.conftest import shared_file
+from warehouse.schemas import DEDUP_INDEX
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 CONFIG = DedupConfig()

@@ -17,7 +17,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import erase, warehouse
+from pipelines import erase
+from warehouse import files as storage
+from warehouse import journal, partitions
 
 # The request record and the tombstone keep the pseudonym by design (docs/governance.md).
 RECORD_TABLES = ("deletion_requests", erase.DELETIONS_TABLE)
@@ -34,7 +36,7 @@ def requests(wh: Path) -> list[dict]:
 
 def table_rows(wh: Path, table: str) -> dict[str, list[dict]]:
     return {dt: [r for f in files for r in pq.read_table(f).to_pylist()]
-            for dt, files in warehouse.partition_files(str(wh), table).items()}
+            for dt, files in partitions.partition_files(str(wh), table).items()}
 
 
 def _strings(value):
@@ -145,7 +147,7 @@ def test_untouched_partitions_keep_their_bytes(before_and_after):
     rewritten = set(summary["partitions_rewritten"])
     same = 0
     for table in ("interactions", "feedback", "rejects", "dedup_index", "stats"):
-        for dt, files in warehouse.partition_files(str(before), table).items():
+        for dt, files in partitions.partition_files(str(before), table).items():
             for path in files:
                 rel = Path(path).relative_to(before)
                 if f"{table}/dt={dt}" not in rewritten:
@@ -233,7 +235,7 @@ def test_erasure_killed_mid_rewrite_completes_on_rerun(before_and_after, tmp_pat
     before, after, _, _, _ = before_and_after
     wh = tmp_path / "wh"
     shutil.copytree(before, wh)
-    real_move = warehouse._move_tree
+    real_move = storage.move_tree
     calls = []
 
     def dying_move(src, dst):
@@ -242,11 +244,11 @@ def test_erasure_killed_mid_rewrite_completes_on_rerun(before_and_after, tmp_pat
             raise KeyboardInterrupt("killed")
         real_move(src, dst)
 
-    monkeypatch.setattr(warehouse, "_move_tree", dying_move)
+    monkeypatch.setattr(storage, "move_tree", dying_move)
     with pytest.raises(KeyboardInterrupt):
         erase.erase(str(wh), tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
-    monkeypatch.setattr(warehouse, "_move_tree", real_move)
-    assert list((wh / warehouse.JOURNAL).glob("*.json")), "the crash must leave a journal"
+    monkeypatch.setattr(storage, "move_tree", real_move)
+    assert list((wh / journal.JOURNAL).glob("*.json")), "the crash must leave a journal"
     assert erase.read_tombstones(str(wh)) == []
 
     summary = erase.erase(str(wh), tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
@@ -370,7 +372,8 @@ def test_erasure_after_rotation_reaches_rows_written_under_the_old_key(
     """A request pseudonymized under the key chain removes the user's pre-rotation history."""
     import pyarrow as pa
 
-    from pipelines import rotate_key, schemas
+    from pipelines import rotate_key
+    from warehouse import schemas
 
     before = before_and_after[0]
     old_key = curated_warehouse.key.encode()
@@ -414,7 +417,7 @@ def test_rotation_killed_midway_resumes_without_double_rekeying(before_and_after
     shutil.copytree(before, crashed)
     rotate_key.rotate(str(clean), old_key, NEW_KEY)
 
-    real_move = warehouse._move_tree
+    real_move = storage.move_tree
     calls = []
 
     def dying_move(src, dst):
@@ -423,10 +426,10 @@ def test_rotation_killed_midway_resumes_without_double_rekeying(before_and_after
             raise KeyboardInterrupt("killed")
         real_move(src, dst)
 
-    monkeypatch.setattr(warehouse, "_move_tree", dying_move)
+    monkeypatch.setattr(storage, "move_tree", dying_move)
     with pytest.raises(KeyboardInterrupt):
         rotate_key.rotate(str(crashed), old_key, NEW_KEY)
-    monkeypatch.setattr(warehouse, "_move_tree", real_move)
+    monkeypatch.setattr(storage, "move_tree", real_move)
     assert rotate_key.read_epochs(str(crashed))[-1]["state"] == "rotating"
     rotate_key.rotate(str(crashed), old_key, NEW_KEY)
     assert rotate_key.read_epochs(str(crashed))[-1]["state"] == "complete"

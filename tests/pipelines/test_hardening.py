@@ -23,9 +23,10 @@ import pytest
 
 from curation import datasets, inspect
 from feedback import simulate
-from pipelines import curate, landing, pseudonym, recover, warehouse
+from pipelines import curate, landing, pseudonym, recover
 from pipelines.stages.read import FILE_TOO_LARGE, LINE_TOO_LONG, ReadConfig, read_lines
 from tests.conftest import REPO
+from warehouse import files as storage
 
 DAY = "2026-11-05"
 KEY = "hardening-test-key-7f3a9c2e41b8d605"
@@ -211,7 +212,7 @@ def test_a_full_disk_mid_commit_is_one_line_and_the_rerun_heals(hostile_day, tmp
     wh = tmp_path / "warehouse"
     shutil.copytree(curated, wh)
     before = table_rows(wh)
-    real_move = warehouse._move_tree
+    real_move = storage.move_tree
     moves = []
 
     def full_disk(src, dst):
@@ -220,11 +221,11 @@ def test_a_full_disk_mid_commit_is_one_line_and_the_rerun_heals(hostile_day, tmp
             raise OSError(28, "No space left on device", dst)
         real_move(src, dst)
 
-    monkeypatch.setattr(warehouse, "_move_tree", full_disk)
+    monkeypatch.setattr(storage, "move_tree", full_disk)
     config = curate.CurateConfig(read=ReadConfig(max_line_bytes=MAX_LINE))
     with pytest.raises(OSError):
         curate.run(argv(land, wh), config=config)
-    monkeypatch.setattr(warehouse, "_move_tree", real_move)
+    monkeypatch.setattr(storage, "move_tree", real_move)
     # Readers refuse the half-swapped day rather than show it.
     assert inspect.main(["funnel", "--warehouse", str(wh)]) != 0
     assert "unfinished commit" in capsys.readouterr().err
@@ -269,7 +270,7 @@ def test_a_held_day_lock_refuses_a_second_run_and_dies_with_its_holder(hostile_d
     land, _, _ = hostile_day
     wh = tmp_path / "warehouse"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pipelines.warehouse import DayLock\n"
+        [sys.executable, "-c", "import sys, time; from warehouse.partitions import DayLock\n"
          "with DayLock(sys.argv[1], sys.argv[2], 'run-held-by-test'):\n"
          "    print('locked', flush=True); time.sleep(120)", str(wh), DAY],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, text=True)

@@ -1,95 +1,60 @@
-"""Warehouse layout and atomic, idempotent partition commits.
+"""Atomic, idempotent partition commits; one writer per day; recovery after a crash.
 
 A job writes each table's rows for a date into ``WAREHOUSE/_staging/<run_id>/<table>/`` and
 only then commits: a journal names the partitions to swap, the old partition (if any) moves to
 ``_trash``, the staged one moves into ``<table>/dt=<date>/``, then trash and journal go. Readers
 see either the previous partition or the new one. A run killed before the journal exists leaves
 only staging debris (cleaned by the next run); a run killed after it is rolled forward by
-``recover()``, which every job and reader calls first.
+``recover()``, which the next run of that day (or ``python -m pipelines.recover``) calls;
+readers refuse a warehouse with an unfinished commit (``check_committed``).
 
-Paths are local paths or any Beam filesystem URL (``gs://``, ``s3://``): everything goes through
-``apache_beam.io.filesystems.FileSystems``. On object stores a "rename" is copy+delete, so the
-journal, not the rename, is what makes the commit recoverable there.
+On object stores a "rename" is copy+delete, so the journal, not the rename, is what makes the
+commit recoverable there.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import posixpath
+import os
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from apache_beam.io.filesystems import FileSystems
 
+from warehouse import files
+from warehouse.journal import JOURNAL
+
 STAGING = "_staging"
 TRASH = "_trash"
-JOURNAL = "_journal"
 LOCKS = "_locks"
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 
-def join(*parts: str) -> str:
-    base = parts[0].rstrip("/")
-    if "://" in base:
-        return posixpath.join(base, *parts[1:])
-    import os
-
-    return os.path.join(base, *parts[1:])
-
-
 def partition_dir(warehouse: str, table: str, date: str) -> str:
-    return join(warehouse, table, f"dt={date}")
+    return files.join(warehouse, table, f"dt={date}")
 
 
 def staging_dir(warehouse: str, run_id: str, table: str) -> str:
-    return join(warehouse, STAGING, run_id, table)
-
-
-def _exists(path: str) -> bool:
-    return FileSystems.exists(path)
-
-
-def list_files(pattern: str) -> list[str]:
-    """Paths matching a glob; [] when nothing matches (never an error)."""
-    try:
-        results = FileSystems.match([pattern])
-    except Exception:  # noqa: BLE001 - Beam raises a generic error for an unmatched glob
-        return []
-    return sorted(m.path for r in results for m in r.metadata_list)
+    return files.join(warehouse, STAGING, run_id, table)
 
 
 def partition_files(warehouse: str, table: str) -> dict[str, list[str]]:
     """date -> parquet files of that table's committed partitions."""
     by_date: dict[str, list[str]] = {}
-    for path in list_files(join(warehouse, table, "dt=*", "*.parquet")):
+    for path in files.list_files(files.join(warehouse, table, "dt=*", "*.parquet")):
         match = _DT.search(path.replace("\\", "/"))
         if match:
             by_date.setdefault(match.group(1), []).append(path)
     return by_date
 
 
-def _move_tree(src: str, dst: str) -> None:
-    """Move a directory. Local: one atomic rename. Object stores: per-file rename."""
-    if "://" not in src:
-        import os
-
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        os.replace(src, dst)
-        return
-    files = list_files(join(src, "**"))
-    FileSystems.rename(files, [dst + f[len(src):] for f in files])
-
-
-def _delete_tree(path: str) -> None:
-    if _exists(path):
-        FileSystems.delete([path])
-
-
 def commit(warehouse: str, run_id: str, date: str, tables: Iterable[str]) -> None:
     """Swap every staged table partition of ``run_id`` into place for ``date``."""
     tables = sorted(tables)
-    journal = join(warehouse, JOURNAL, f"{run_id}.json")
-    FileSystems.mkdirs(join(warehouse, JOURNAL)) if not _exists(join(warehouse, JOURNAL)) else None
+    journal = files.join(warehouse, JOURNAL, f"{run_id}.json")
+    FileSystems.mkdirs(files.join(warehouse, JOURNAL)) if not files.exists(files.join(warehouse, JOURNAL)) else None
     with FileSystems.create(journal) as handle:
         handle.write(json.dumps({"run_id": run_id, "date": date, "tables": tables}).encode())
     _roll_forward(warehouse, run_id, date, tables)
@@ -100,13 +65,13 @@ def _roll_forward(warehouse: str, run_id: str, date: str, tables: list[str]) -> 
     for table in tables:
         staged = staging_dir(warehouse, run_id, table)
         final = partition_dir(warehouse, table, date)
-        if not _exists(staged):
+        if not files.exists(staged):
             continue  # already moved by an earlier, interrupted roll-forward
-        if _exists(final):
-            _move_tree(final, join(warehouse, TRASH, run_id, table, f"dt={date}"))
-        _move_tree(staged, final)
-    _delete_tree(join(warehouse, TRASH, run_id))
-    _delete_tree(join(warehouse, STAGING, run_id))
+        if files.exists(final):
+            files.move_tree(final, files.join(warehouse, TRASH, run_id, table, f"dt={date}"))
+        files.move_tree(staged, final)
+    files.delete_tree(files.join(warehouse, TRASH, run_id))
+    files.delete_tree(files.join(warehouse, STAGING, run_id))
 
 
 def recover(warehouse: str, date: str | None = None) -> list[str]:
@@ -117,7 +82,7 @@ def recover(warehouse: str, date: str | None = None) -> list[str]:
     that date's ``DayLock``). Returns the run ids rolled forward.
     """
     rolled = []
-    for journal in list_files(join(warehouse, JOURNAL, "*.json")):
+    for journal in files.list_files(files.join(warehouse, JOURNAL, "*.json")):
         with FileSystems.open(journal) as handle:
             entry = json.loads(handle.read().decode())
         if date and entry["date"] != date:
@@ -127,8 +92,8 @@ def recover(warehouse: str, date: str | None = None) -> list[str]:
         rolled.append(entry["run_id"])
     pattern = f"{date}-*" if date else "*"
     for kind in (STAGING, TRASH):
-        for path in sorted({_run_dir(p, kind) for p in list_files(join(warehouse, kind, pattern, "**"))}):
-            _delete_tree(path)
+        for path in sorted({_run_dir(p, kind) for p in files.list_files(files.join(warehouse, kind, pattern, "**"))}):
+            files.delete_tree(path)
     return rolled
 
 
@@ -140,38 +105,6 @@ def _run_dir(path: str, kind: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Days, locks, unfinished commits, permissions
 # ---------------------------------------------------------------------------------------------
-
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class BadDay(ValueError):
-    """A ``--date``/``--as-of`` that is not exactly ``YYYY-MM-DD``."""
-
-
-def parse_day(text: str, option: str = "--date") -> str:
-    """``text`` if it is exactly ``YYYY-MM-DD`` and a real day, else ``BadDay``.
-
-    Python 3.11's ``date.fromisoformat`` also takes ``20261102`` and ``2026-W44-1``; a
-    partition named like that breaks every reader, so only the one form is accepted.
-    """
-    import datetime as _dt
-
-    if not isinstance(text, str) or not _DAY.match(text):
-        raise BadDay(f"{option} {text!r} is not YYYY-MM-DD (for example 2026-11-02)")
-    try:
-        _dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadDay(f"{option} {text!r} is not a real day") from None
-    return text
-
-
-def is_day(text: str) -> bool:
-    try:
-        parse_day(text)
-    except BadDay:
-        return False
-    return True
-
 
 class DayLocked(RuntimeError):
     """Another run holds the day's lock."""
@@ -187,7 +120,7 @@ class DayLock:
     """
 
     def __init__(self, warehouse: str, day: str, run_id: str):
-        self._path = join(warehouse, LOCKS, f"dt={day}.lock")
+        self._path = files.join(warehouse, LOCKS, f"dt={day}.lock")
         self._day = day
         self._run_id = run_id
         self._handle = None
@@ -195,10 +128,6 @@ class DayLock:
     def __enter__(self) -> DayLock:
         if "://" in self._path:
             return self
-        import fcntl
-        import os
-        from datetime import UTC, datetime
-
         os.makedirs(os.path.dirname(self._path), exist_ok=True)
         handle = open(self._path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
         try:
@@ -231,51 +160,3 @@ def _holder(text: str) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-class UnfinishedCommit(RuntimeError):
-    """A commit was interrupted; readers must not read until it is finished."""
-
-
-def unfinished_commits(warehouse: str) -> list[dict]:
-    """Journals of commits that started and did not finish: ``[{run_id, date, tables}]``."""
-    entries = []
-    for journal in list_files(join(warehouse, JOURNAL, "*.json")):
-        with FileSystems.open(journal) as handle:
-            entries.append(json.loads(handle.read().decode()))
-    return entries
-
-
-def check_committed(warehouse: str) -> None:
-    """Raise ``UnfinishedCommit`` naming the day and the fix if any commit is half done."""
-    pending = unfinished_commits(warehouse)
-    if pending:
-        days = ", ".join(sorted({e["date"] for e in pending}))
-        raise UnfinishedCommit(
-            f"warehouse {warehouse} has an unfinished commit of dt={days} (run "
-            f"{pending[0]['run_id']}): its tables are half swapped. Finish it with "
-            f"`python -m pipelines.recover --warehouse {warehouse}` (or rerun curation of that "
-            f"day), then read again")
-
-
-# Group may read, others get nothing: the warehouse holds pseudonymous personal data.
-DEFAULT_UMASK = 0o027
-UMASK_ENV = "FLYWHEEL_UMASK"
-
-
-def restrict_umask(value: str | None = None) -> int:
-    """Set the process umask (``FLYWHEEL_UMASK`` in octal, default 027); returns the one set."""
-    import os
-
-    text = value if value is not None else os.environ.get(UMASK_ENV)
-    if text is None:
-        mask = DEFAULT_UMASK
-    else:
-        try:
-            mask = int(text, 8)
-        except ValueError:
-            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027") from None
-        if not 0 <= mask <= 0o777:
-            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027")
-    os.umask(mask)
-    return mask

@@ -1,0 +1,129 @@
+"""Files on any filesystem URL: paths, listing, atomic writes, hashing, Parquet, permissions.
+
+Paths are local paths or any Beam filesystem URL (``gs://``, ``s3://``): everything goes through
+``apache_beam.io.filesystems.FileSystems``, so the job's workers and its launcher see the same
+files. One home for each helper: jobs do not write their own temp-file-then-rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+
+def join(*parts: str) -> str:
+    base = parts[0].rstrip("/")
+    if "://" in base:
+        return posixpath.join(base, *parts[1:])
+    return os.path.join(base, *parts[1:])
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def list_files(pattern: str) -> list[str]:
+    """Paths matching a glob; [] when nothing matches (never an error)."""
+    try:
+        results = FileSystems.match([pattern])
+    except Exception:  # noqa: BLE001 - Beam raises a generic error for an unmatched glob
+        return []
+    return sorted(m.path for r in results for m in r.metadata_list)
+
+
+def move_tree(src: str, dst: str) -> None:
+    """Move a directory. Local: one atomic rename. Object stores: per-file rename."""
+    if "://" not in src:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+        return
+    files = list_files(join(src, "**"))
+    FileSystems.rename(files, [dst + f[len(src):] for f in files])
+
+
+def delete_tree(path: str) -> None:
+    if exists(path):
+        FileSystems.delete([path])
+
+
+
+
+def atomic_write(path: str, data: bytes | str) -> None:
+    """Write ``path`` so readers see the old content or the new, never a part.
+
+    Local: a hidden temp file beside it, fsynced, then ``os.replace`` (atomic on POSIX).
+    Object stores: one PUT, which is atomic there.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if "://" in path:
+        with FileSystems.create(path) as handle:
+            handle.write(payload)
+        return
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path) as handle:
+        return handle.read()
+
+
+def sha256_file(path: str) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with FileSystems.open(path) as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_parquet(path: str, columns: list[str] | None = None,
+                 schema: pa.Schema | None = None) -> pa.Table:
+    if "://" not in path:
+        return pq.read_table(path, columns=columns, schema=schema)
+    return pq.read_table(io.BytesIO(read_bytes(path)), columns=columns, schema=schema)
+
+
+def write_parquet(table: pa.Table, path: str, **options) -> None:
+    """Write a Parquet file atomically (see ``atomic_write``)."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **options)
+    atomic_write(path, buffer.getvalue())
+
+
+# Group may read, others get nothing: the warehouse holds pseudonymous personal data.
+DEFAULT_UMASK = 0o027
+UMASK_ENV = "FLYWHEEL_UMASK"
+
+
+def restrict_umask(value: str | None = None) -> int:
+    """Set the process umask (``FLYWHEEL_UMASK`` in octal, default 027); returns the one set."""
+    text = value if value is not None else os.environ.get(UMASK_ENV)
+    if text is None:
+        mask = DEFAULT_UMASK
+    else:
+        try:
+            mask = int(text, 8)
+        except ValueError:
+            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027") from None
+        if not 0 <= mask <= 0o777:
+            raise ValueError(f"{UMASK_ENV}={text!r} is not an octal umask such as 027")
+    os.umask(mask)
+    return mask
