@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from curation import views
+from curation.render import cell, human_bytes
 
 PLOT_IDS = {
     "funnel": "plot-funnel",
@@ -222,14 +223,12 @@ def dedup_figure(con: duckdb.DuckDBPyConnection, config: ReportConfig):
 
 
 def _table_html(title: str, columns: list[str], rows: list[dict], config: ReportConfig) -> str:
-    from curation.inspect import _cell
-
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows[: config.max_table_rows]:
         cells = []
         for c in columns:
-            text, numeric = _cell(row.get(c))
+            text, numeric = cell(row.get(c))
             cells.append(f'<td class="{"num" if numeric else ""}">{html.escape(text)}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     more = len(rows) - config.max_table_rows
@@ -275,7 +274,7 @@ def build_report(con: duckdb.DuckDBPyConnection, root: str,
                     for name, fig in figures.items())
     tables = [
         _table_html("Tables", ["table", "partitions", "first_dt", "last_dt", "rows", "bytes"],
-                    [dict(r, bytes=_human(r["bytes"])) for r in inventory], config),
+                    [dict(r, bytes=human_bytes(r["bytes"])) for r in inventory], config),
         _table_html("Funnel (all days)", ["stage", "records_in", "kept", "dropped",
                                           "dropped_by_reason"], funnel_rows, config),
         _table_html("Feedback per model version (95% intervals)",
@@ -320,12 +319,6 @@ def _listing(con, view: str, title: str, preferred: tuple[str, ...], order: tupl
     quoted = ", ".join(f'"{c}"' for c in columns)
     names, rows = views.run_query(con, f'SELECT {quoted} FROM "{view}" ORDER BY "{order_by}"')
     return _table_html(title, names, [dict(zip(names, r, strict=True)) for r in rows], config)
-
-
-def _human(n: int) -> str:
-    from curation.inspect import human_bytes
-
-    return human_bytes(n)
 
 
 def write_report(
