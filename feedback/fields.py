@@ -310,12 +310,15 @@ def _interaction(obj: dict, day: date | None, limits: ContractLimits) -> dict[st
         raise Invalid(NUMBER_OUT_OF_RANGE, f"interaction.latency_ms must be at most "
                       f"{limits.max_latency_ms:.0f} (ContractLimits.max_latency_ms)")
     metadata = _metadata(obj, INTERACTION_FIELDS, "interaction", limits)
+    conversation_id = _app_id(obj, "conversation_id", "interaction", limits)
+    model_version = _model_version(obj, limits)
+    messages = _messages(obj, limits)
     response = _require(obj, "response", str, "interaction")
     event.update(
-        conversation_id=_app_id(obj, "conversation_id", "interaction", limits),
+        conversation_id=conversation_id,
         turn=turn,
-        model_version=_model_version(obj, limits),
-        messages=_messages(obj, limits),
+        model_version=model_version,
+        messages=messages,
         response=_capped(response, "interaction.response", "max_response_chars", limits),
         latency_ms=None if latency is None else float(latency),
         # Absent consent means no training use: opting in must be explicit.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -242,3 +243,15 @@ def test_paired_surrogate_escape_is_fine():
     raw = _mutated("feedback_thumbs", comment="\U0001f600 great")
     assert b"\\ud83d\\ude00" in raw
     assert c.parse_line(raw).event["comment"] == "\U0001f600 great"
+
+
+def test_docs_list_every_reason_and_every_limit_with_its_default():
+    text = DOC.read_text()
+    for reason in c.PARSE_REASONS:
+        assert re.search(rf"^\| `{reason}` \|", text, flags=re.M), reason
+    for field in dataclasses.fields(c.ContractLimits):
+        row = re.search(rf"^\| `{field.name}` \| ([0-9,]+) \|", text, flags=re.M)
+        assert row, field.name
+        assert float(row.group(1).replace(",", "")) == getattr(c.DEFAULT_LIMITS, field.name)
+    for pattern in (c.ID_PATTERN, c.MODEL_VERSION_PATTERN, c.METADATA_KEY_PATTERN):
+        assert f"`{pattern}`" in text
