@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import re
 
@@ -86,9 +88,22 @@ def _mutated(name: str, **changes) -> bytes:
 _DROP = object()
 _GOOD = json.dumps(EXAMPLES["interaction"]).encode()
 
+def _messages_with(content) -> list[dict]:
+    return [{"role": "user", "content": content}]
+
+
+def _text_at(name: str, token: str, **changes) -> bytes:
+    """The example with one field's value replaced by raw JSON text json.dumps cannot write."""
+    return _mutated(name, **changes).replace(b'"@TOKEN@"', token.encode())
+
+
+_EMAIL = "jane.roe@example.com"
+_DEEP = "[" * 40 + "]" * 40
+
 # One case (or more) per reject reason; every reason constant must appear here.
 CASES = [
     (c.INVALID_UTF8, _GOOD.replace(b"Thanks!", b"Danke sch\xf6n!")),
+    (c.INVALID_UTF8, "{\"a\": \"\ud800\"}"),  # a str holding a lone surrogate
     (c.EMPTY_LINE, b"  \t "),
     (c.INVALID_JSON, _GOOD[:-1] + b",}"),
     (c.INVALID_JSON, _GOOD[: len(_GOOD) // 2]),
@@ -101,11 +116,18 @@ CASES = [
     (c.MISSING_FIELD, _mutated("interaction", response=None)),
     (c.MISSING_FIELD, _mutated("feedback_edit", edited_response=_DROP)),
     (c.MISSING_FIELD, _mutated("interaction", messages=[{"role": "user"}])),
+    (c.MISSING_FIELD, _mutated("interaction", messages=_messages_with([{"text": "a"}]))),
     (c.WRONG_TYPE, _mutated("interaction", turn="2")),
     (c.WRONG_TYPE, _mutated("feedback_rating", value="4")),
     (c.WRONG_TYPE, _mutated("feedback_rating", value=True)),
     (c.WRONG_TYPE, _mutated("interaction", messages="hello")),
     (c.WRONG_TYPE, _mutated("interaction", consent={"training": "yes"})),
+    # A list or an object as event_type used to raise TypeError (unhashable) inside the job.
+    (c.WRONG_TYPE, _mutated("interaction", event_type=["interaction"])),
+    (c.WRONG_TYPE, _mutated("feedback_thumbs", event_type={"type": "feedback"})),
+    # Content parts that are not objects used to be dropped silently.
+    (c.WRONG_TYPE, _mutated("interaction", messages=_messages_with(["plain text part"]))),
+    (c.WRONG_TYPE, _mutated("interaction", messages=_messages_with([{"type": 1, "text": "a"}]))),
     (c.INVALID_VALUE, _mutated("feedback_rating", value=7)),
     (c.INVALID_VALUE, _mutated("feedback_thumbs", value=0)),
     (c.INVALID_VALUE, _mutated("interaction", turn=-1)),
@@ -113,16 +135,82 @@ CASES = [
     (c.INVALID_VALUE, _mutated("feedback_flag", reason="spam")),
     (c.INVALID_VALUE, _mutated("feedback_comparison", preferred="both")),
     (c.INVALID_VALUE, _mutated("interaction", messages=[])),
-    (c.INVALID_VALUE, _mutated("interaction", event_id="x" * (c.MAX_ID_CHARS + 1))),
     (c.INVALID_VALUE, _mutated("deletion_request").replace(b'"user_8c', b'"\\ud800user_8c')),
     (c.INVALID_TIMESTAMP, _mutated("interaction", timestamp="2026-11-28 09:15:02")),
     (c.INVALID_TIMESTAMP, _mutated("interaction", timestamp="2026-02-30T10:00:00Z")),
     (c.INVALID_TIMESTAMP, _mutated("feedback_thumbs", timestamp="28/11/2026 09:15")),
+    # Years 10000 and 0 once in UTC: astimezone raised OverflowError inside the job.
+    (c.INVALID_TIMESTAMP, _mutated("interaction", timestamp="9999-12-31T23:00:00-05:00")),
+    (c.INVALID_TIMESTAMP, _mutated("deletion_request", timestamp="0001-01-01T00:30:00+01:00")),
+    (c.NUL_CHARACTER, _GOOD.replace(b"Thanks!", b"Thanks\x00!")),
+    (c.NUL_CHARACTER, _mutated("feedback_thumbs", comment="fine\x00")),
+    (c.NUL_CHARACTER, _mutated("feedback_rating", metadata={"surface\x00": "x"})),
+    (c.NUL_CHARACTER, "\x00".join('{"event_type": "feedback"}').encode()),  # UTF-16-ish
+    (c.DUPLICATE_KEY, b'{"user_id": "user_evil", ' + _GOOD[1:]),
+    (c.DUPLICATE_KEY, _GOOD.replace(b'"app": "web"', b'"app": "web", "app": "ios"')),
+    (c.NUMBER_OUT_OF_RANGE, _text_at("interaction", "9" * 400, latency_ms="@TOKEN@")),
+    (c.NUMBER_OUT_OF_RANGE, _text_at("interaction", "1e999", latency_ms="@TOKEN@")),
+    (c.NUMBER_OUT_OF_RANGE, _text_at("feedback_rating", "-1e999", metadata={"x": "@TOKEN@"})),
+    (c.NUMBER_OUT_OF_RANGE, _text_at("feedback_rating", "1" * 5000, value="@TOKEN@")),
+    (c.NUMBER_OUT_OF_RANGE, _mutated("interaction", turn=2**31)),
+    (c.NUMBER_OUT_OF_RANGE, _mutated("feedback_thumbs", metadata={"n": 2**63})),
+    (c.NUMBER_OUT_OF_RANGE, _mutated("interaction", latency_ms=1e12)),
+    (c.TOO_DEEPLY_NESTED, _text_at("feedback_rating", _DEEP, metadata={"x": "@TOKEN@"})),
+    (c.TOO_DEEPLY_NESTED, _text_at("feedback_rating", "[" * 5000 + "]" * 5000,
+                                   metadata={"x": "@TOKEN@"})),
+    (c.INVALID_ID, _mutated("interaction", event_id="x" * (c.MAX_ID_CHARS + 1))),
+    (c.INVALID_ID, _mutated("interaction", event_id=_EMAIL)),
+    (c.INVALID_ID, _mutated("interaction", conversation_id=f"conv of {_EMAIL}")),
+    (c.INVALID_ID, _mutated("interaction", conversation_id=" \t ")),
+    (c.INVALID_ID, _mutated("feedback_thumbs", interaction_id="")),
+    (c.INVALID_ID, _mutated("feedback_comparison", other_interaction_id="a/b")),
+    (c.INVALID_ID, _mutated("deletion_request", user_id="   ")),
+    (c.INVALID_ID, _mutated("deletion_request", user_id="u" * 257)),
+    (c.INVALID_MODEL_VERSION, _mutated("interaction", model_version=_EMAIL)),
+    (c.INVALID_MODEL_VERSION, _mutated("interaction", model_version="")),
+    (c.INVALID_MODEL_VERSION, _mutated("interaction", model_version="v" * 129)),
+    (c.INVALID_METADATA_KEY, _mutated("interaction", metadata={_EMAIL: "x"})),
+    (c.INVALID_METADATA_KEY, _mutated("feedback_flag", **{f"contact {_EMAIL}": True})),
+    (c.INVALID_METADATA_KEY, _mutated("feedback_rating", metadata={"k" * 65: "x"})),
+    (c.TOO_MANY_METADATA_KEYS, _mutated("feedback_rating",
+                                        metadata={f"k{i}": i for i in range(33)})),
+    (c.TOO_MANY_METADATA_KEYS, _mutated("interaction", metadata={f"k{i}": i for i in range(31)},
+                                        extra_1=1, extra_2=2)),
+    (c.TOO_MANY_MESSAGES, _mutated("interaction", messages=_messages_with("hi") * 257)),
+    (c.TEXT_TOO_LONG, _mutated("feedback_thumbs", comment="x" * 5_001)),
+    (c.TEXT_TOO_LONG, _mutated("feedback_edit", edited_response="x" * 50_001)),
+    (c.TEXT_TOO_LONG, _mutated("interaction", response="x" * 50_001)),
+    (c.TEXT_TOO_LONG, _mutated("interaction", messages=_messages_with("x" * 100_001))),
+    (c.TEXT_TOO_LONG, _mutated("interaction", messages=_messages_with("x" * 70_000) * 3)),
+    (c.TEXT_TOO_LONG, _mutated("interaction", messages=_messages_with(
+        [{"type": "text", "text": "x" * 60_000}] * 2))),
+    (c.TEXT_TOO_LONG, _mutated("feedback_rating", metadata={"surface": "x" * 1_025})),
+    (c.TEXT_TOO_LONG, _mutated("feedback_rating", metadata={"nested": ["x" * 1_023]})),
+]
+
+# The plausibility window needs the partition's day; with day=None it is not checked.
+DAY = datetime.date(2026, 11, 28)
+WINDOW_CASES = [
+    (c.TIMESTAMP_OUT_OF_WINDOW, _mutated("interaction", timestamp="2026-11-20T23:59:59.999Z")),
+    (c.TIMESTAMP_OUT_OF_WINDOW, _mutated("feedback_thumbs", timestamp="2026-11-30T00:00:00Z")),
+    # 23:30 at -05:00 on the 29th is the 30th in UTC.
+    (c.TIMESTAMP_OUT_OF_WINDOW, _mutated("deletion_request", timestamp="2026-11-29T23:30:00-05:00")),
+    (c.TIMESTAMP_OUT_OF_WINDOW, _mutated("interaction", timestamp="9999-12-31T23:59:59Z")),
+    (c.TIMESTAMP_OUT_OF_WINDOW, _mutated("interaction", timestamp="0001-01-01T00:00:00Z")),
 ]
 
 
 def test_every_reason_has_a_case():
-    assert {reason for reason, _ in CASES} == set(c.PARSE_REASONS)
+    reasons = [reason for reason, _ in CASES + WINDOW_CASES]
+    assert set(reasons) == set(c.PARSE_REASONS)
+    assert len(c.PARSE_REASONS) == len(set(c.PARSE_REASONS))
+
+
+def test_every_reason_is_a_module_constant():
+    constants = {value for name, value in vars(c).items() if name.isupper() and isinstance(
+        value, str) and value in c.PARSE_REASONS}
+    assert constants == set(c.PARSE_REASONS)
+    assert all(re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", reason) for reason in c.PARSE_REASONS)
 
 
 @pytest.mark.parametrize(("reason", "raw"), CASES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(CASES)])
@@ -131,6 +219,18 @@ def test_malformed_line_is_rejected_with_its_reason(reason, raw):
     assert not parsed.ok
     assert parsed.reason == reason, parsed.detail
     assert parsed.detail
+    # The detail names fields and limits: never the planted e-mail, name or text.
+    assert "example.com" not in parsed.detail and "jane" not in parsed.detail.lower()
+    assert len(parsed.detail) < 300
+
+
+@pytest.mark.parametrize(("reason", "raw"), WINDOW_CASES,
+                         ids=[f"{r}-{i}" for i, (r, _) in enumerate(WINDOW_CASES)])
+def test_timestamp_outside_the_window_is_rejected_only_for_a_day(reason, raw):
+    parsed = c.parse_line(raw, day=DAY)
+    assert (parsed.ok, parsed.reason) == (False, reason), parsed.detail
+    assert "outside 2026-11-21..2026-11-29 around the partition day 2026-11-28" in parsed.detail
+    assert c.parse_line(raw).ok  # day=None: no window
 
 
 def test_reject_details_never_quote_user_text():
@@ -143,3 +243,15 @@ def test_paired_surrogate_escape_is_fine():
     raw = _mutated("feedback_thumbs", comment="\U0001f600 great")
     assert b"\\ud83d\\ude00" in raw
     assert c.parse_line(raw).event["comment"] == "\U0001f600 great"
+
+
+def test_docs_list_every_reason_and_every_limit_with_its_default():
+    text = DOC.read_text()
+    for reason in c.PARSE_REASONS:
+        assert re.search(rf"^\| `{reason}` \|", text, flags=re.M), reason
+    for field in dataclasses.fields(c.ContractLimits):
+        row = re.search(rf"^\| `{field.name}` \| ([0-9,]+) \|", text, flags=re.M)
+        assert row, field.name
+        assert float(row.group(1).replace(",", "")) == getattr(c.DEFAULT_LIMITS, field.name)
+    for pattern in (c.ID_PATTERN, c.MODEL_VERSION_PATTERN, c.METADATA_KEY_PATTERN):
+        assert f"`{pattern}`" in text
