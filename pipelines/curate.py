@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from feedback.contract import ContractLimits
 from pipelines import landing, pseudonym, stages
 from pipelines.dedup import DedupConfig
 from pipelines.pii import ScrubConfig
@@ -56,6 +57,7 @@ class CurateConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     read: ReadConfig = field(default_factory=ReadConfig)
+    contract: ContractLimits = field(default_factory=ContractLimits)
     # Feedback may arrive days after its interaction; a month covers nearly all of it while
     # bounding the id set each run joins against.
     feedback_lookback_days: int = 30
@@ -141,7 +143,7 @@ def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
 
     read = p | "Files" >> beam.Create(selection.files) | "Read" >> stages.ReadLandingLines(
         selection.skipped, config.read)
-    parsed = read["lines"] | "Parse" >> stages.ParseEvents(key_file)
+    parsed = read["lines"] | "Parse" >> stages.ParseEvents(key_file, day, config.contract)
     unique = parsed["kept"] | "Redelivery" >> stages.CollapseRedeliveries()
     erasure = unique["kept"] | "Erasure" >> stages.DropErasedUsers(past_erased)
     interactions_raw, feedback_raw = _by_type(erasure["kept"], "SplitTypes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date as Date
 
 import apache_beam as beam
 
@@ -19,8 +20,11 @@ def last_user_message(messages: list[dict]) -> str:
 
 
 class _ParseFn(beam.DoFn):
-    def __init__(self, key_file: str | None):
+    def __init__(self, key_file: str | None, day: str | None,
+                 limits: contract.ContractLimits):
         self._key_file = key_file
+        self._day = day
+        self._limits = limits
         self._key_ring = None
 
     def setup(self):
@@ -29,7 +33,8 @@ class _ParseFn(beam.DoFn):
     def process(self, line: tuple[str, int, bytes]):
         source_file, number, raw = line
         sha = hashlib.sha256(raw).hexdigest()
-        parsed = contract.parse_line(raw)
+        parsed = contract.parse_line(
+            raw, day=Date.fromisoformat(self._day) if self._day else None, limits=self._limits)
         if not parsed.ok:
             yield beam.pvalue.TaggedOutput(REJECTS, reject_row(
                 "parse", parsed.reason, parsed.detail, source_file=source_file,
@@ -46,17 +51,24 @@ class _ParseFn(beam.DoFn):
 
 
 class ParseEvents(Stage):
-    """Lines -> valid events (user id pseudonymized) and parse rejects."""
+    """Lines -> valid events (user id pseudonymized) and parse rejects.
+
+    ``day`` is the partition being curated: events timestamped outside the contract's
+    plausibility window around it are rejected (None skips that check).
+    """
 
     stage = "parse"
 
-    def __init__(self, key_file: str | None):
+    def __init__(self, key_file: str | None, day: str | None = None,
+                 limits: contract.ContractLimits = contract.DEFAULT_LIMITS):
         super().__init__()
         self._key_file = key_file
+        self._day = day
+        self._limits = limits
 
     def transform(self, lines):
-        out = lines | "Parse" >> beam.ParDo(_ParseFn(self._key_file)).with_outputs(
-            REJECTS, main="kept")
+        parse = _ParseFn(self._key_file, self._day, self._limits)
+        out = lines | "Parse" >> beam.ParDo(parse).with_outputs(REJECTS, main="kept")
         return {"kept": out.kept, REJECTS: out[REJECTS]}
 
 
