@@ -33,7 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines import pseudonym, schemas, warehouse
-from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
+from pipelines.dedup import INDEX_COLUMNS, DedupConfig, DedupExact, DedupNearDuplicates
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.transforms import (
@@ -184,7 +184,7 @@ def build(p, *, landing: str, wh: str, day: str, run_id: str, key_file: str | No
 
     # --- dedup: exact, then near (against earlier days' signatures too)
     exact = interactions | "DedupExact" >> DedupExact(config.dedup)
-    past_index = _read_past(p, "PastIndex", past_index_files, ["event_id", "signature"]) | (
+    past_index = _read_past(p, "PastIndex", past_index_files, list(INDEX_COLUMNS)) | (
         "PastIndexRows" >> beam.Map(lambda fr: dict(fr[1], dt=_dt_of(fr[0]))))
     near = exact["kept"] | "DedupNearDuplicates" >> DedupNearDuplicates(config.dedup, past_index)
 
