@@ -164,7 +164,7 @@ def test_a_past_row_without_hashes_names_the_fix():
     assert np.frombuffer(row["response_hashes"], dtype="<u4").size > 10
 
 
-def _ranked_siblings(path) -> list[tuple[str, list[dict]]]:
+def ranked_siblings(path) -> list[tuple[str, list[dict]]]:
     """(prompt, its human assistant replies carrying a rank), prompts with 2+ such replies."""
     import json
 
@@ -181,10 +181,10 @@ def _ranked_siblings(path) -> list[tuple[str, list[dict]]]:
     return groups
 
 
-def test_real_ranked_siblings_survive_and_their_reposts_do_not():
+def test_realranked_siblings_survive_and_their_reposts_do_not():
     from tests.conftest import shared_file
 
-    groups = _ranked_siblings(shared_file("oasst_en_100_tree.jsonl"))
+    groups = ranked_siblings(shared_file("oasst_en_100_tree.jsonl"))
     originals, reposts, distinct = [], [], set()
     for g, (prompt, replies) in enumerate(groups):
         responses = [set(exchange_shingles(dedup_text({"prompt": "", "response": r["text"]}),

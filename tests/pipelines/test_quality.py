@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.quality import FilterConfig, judge
-from tests.pipelines.test_dedup_signal import _ranked_siblings
+from tests.pipelines.test_dedup_signal import ranked_siblings
 
 WEEK = "\n".join(
     f"{day}:\nWarm-up: 5-10 minutes of light cardio and dynamic stretching\n{focus}\n"
@@ -44,7 +44,7 @@ def test_loops_and_dumps_are_still_dropped(response, reason):
 def test_best_ranked_human_replies_are_kept():
     from tests.conftest import shared_file
 
-    best = [reply["text"] for _, replies in _ranked_siblings(shared_file("oasst_en_100_tree.jsonl"))
+    best = [reply["text"] for _, replies in ranked_siblings(shared_file("oasst_en_100_tree.jsonl"))
             for reply in replies if reply["rank"] == 0]
     dropped = [text[:60] for text in best
                if not judge({"prompt": "q", "response": text}, FilterConfig())[0]]
