@@ -173,11 +173,6 @@ class MinHasher:
         return signatures
 
 
-def signature_bytes(signature: np.ndarray) -> bytes:
-    """The dedup_index encoding: num_perm little-endian uint32."""
-    return signature.astype("<u4").tobytes()
-
-
 def band_keys(signature: bytes, bands: int, rows: int) -> list[bytes]:
     """One LSH key per band: 2-byte band index + that band's rows of the signature."""
     width = 4 * rows

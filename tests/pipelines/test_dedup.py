@@ -21,7 +21,6 @@ from pipelines.dedup.minhash import (
     band_keys,
     band_keys_batch,
     exact_jaccard,
-    signature_bytes,
 )
 from pipelines.dedup.text import (
     CARRIED_TEXT,
@@ -260,7 +259,7 @@ def test_band_keys_batch_equals_band_keys():
                                    for t in (ANSWER_A, ANSWER_B, ANSWER_C)])
     keys = band_keys_batch(signatures, CONFIG.bands, CONFIG.rows)
     expected = [key for signature in signatures
-                for key in band_keys(signature_bytes(signature), CONFIG.bands, CONFIG.rows)]
+                for key in band_keys(signature.astype("<u4").tobytes(), CONFIG.bands, CONFIG.rows)]
     assert keys == expected and len(set(keys)) == 3 * CONFIG.bands
 
 

@@ -181,7 +181,8 @@ def ranked_siblings(path) -> list[tuple[str, list[dict]]]:
     return groups
 
 
-def test_realranked_siblings_survive_and_their_reposts_do_not():
+@pytest.mark.slow  # Beam on 1,248 real records: ~10 s here
+def test_real_ranked_siblings_survive_and_their_reposts_do_not():
     from tests.conftest import shared_file
 
     groups = ranked_siblings(shared_file("oasst_en_100_tree.jsonl"))
