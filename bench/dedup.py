@@ -1,36 +1,39 @@
-"""Benchmark of pipelines/dedup.py: LSH S-curve, quality on real text, speed and scaling.
+"""Benchmark of pipelines/dedup/: LSH S-curve, quality within a day and across days, the
+preference signal on real ranked siblings, the quality filter on best-ranked human replies,
+speed and scaling.
 
 Prints tables and writes bench/out/dedup.json. Real text comes from ../shared/data (see its
-README.md): Arena-Hard prompts, OpenAssistant prompt/reply pairs, Anthropic HH last turns, and
-the graded Clough & Stevenson plagiarism corpus.
+README.md): Arena-Hard prompts, OpenAssistant trees (prompt/reply pairs and ranked sibling
+replies), Anthropic HH last turns, and the graded Clough & Stevenson plagiarism corpus.
 
 Quality: planted near-duplicates at a range of edit levels (so some fall below the threshold) are
 mixed with the real records; the ground truth is the exact word-shingle Jaccard of every pair
-(a sparse matrix product over the shingle strings, independent of our hashes), and the truth's
-clusters are its connected components with the same representative rule. Predictions come from
-the same functions the Beam DoFns call, driven in memory (dict grouping in place of shuffles),
-and from the real Beam transforms on the FnApiRunner, which must agree.
+(sparse matrix products over the shingle strings, independent of our hashes) under the stage's
+rule (exchange and response both >= threshold), and the truth's clusters are its connected
+components with the same representative rule. Predictions come from the same functions the
+Beam DoFns call, driven in memory (bench/dedup_core.py), and from the real Beam transforms on
+the FnApiRunner, which must agree. Cross-day: the real records are day 1, the planted copies day
+2, checked against day 1's index rows after a Parquet round trip with the dedup_index schema.
 
-Speed: the whole core stage (normalize once, shingle, exact grouping, MinHash, bands, bucket
-pairs, verification, connected components) against datasketch's MinHash.bulk computing signatures
-alone for the same shingles; and the same core stage at N and 8N records (with the 8N set's
-shingle count relative to N's, since its records are not the same length on average). Run it
-with OMP/MKL/OPENBLAS_NUM_THREADS=1 so that both sides use one core.
+Speed: the whole core stage against datasketch's MinHash.bulk computing signatures alone for
+the same shingles, and the core stage at N and 8N records. Run it with
+OMP/MKL/OPENBLAS_NUM_THREADS=1 so that both sides use one core.
 
-Usage: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/dedup.py [--quick]
+Usage: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/dedup.py
+       [--quick] [--data ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import gzip
+import io
 import json
 import random
 import sys
+import tempfile
 import time
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -38,62 +41,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipelines import dedup  # noqa: E402
-from pipelines.dedup import (  # noqa: E402
-    DedupConfig,
-    MinHasher,
-    bucket_pairs,
-    dedup_text,
-    exact_rank,
-    pair_similarity,
-    shingles,
-    sketch_records,
-    strip_carried,
-    with_dedup_text,
-)
+import dedup_core as core  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-DATA = REPO.parent / "shared" / "data"
+from pipelines.dedup import DedupConfig  # noqa: E402
+from pipelines.dedup.minhash import MinHasher, estimated_jaccard, exact_jaccard  # noqa: E402
+from pipelines.dedup.text import dedup_text, exchange_shingles  # noqa: E402
+from pipelines.quality import FilterConfig, judge  # noqa: E402
+
 OUT = REPO / "bench" / "out" / "dedup.json"
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
 EDIT_LEVELS = (0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.45)
-
-
-# ---------------------------------------------------------------------------------------------
-# Real text.
-
-
-def _record(event_id: str, prompt: str, response: str, minute: int) -> dict:
-    return {"event_id": event_id, "user_pseudonym": f"u{minute % 50}", "prompt": prompt,
-            "response": response, "ts": T0 + timedelta(minutes=minute), "n_feedback": 0}
-
-
-def arena_prompts() -> list[str]:
-    path = DATA / "arena_hard_v0.1_question.jsonl"
-    return [json.loads(line)["prompt"] for line in path.read_text().splitlines() if line.strip()]
-
-
-def oasst_pairs() -> list[tuple[str, str]]:
-    pairs = []
-    for line in (DATA / "oasst_en_100_tree.jsonl").read_text().splitlines():
-        stack = [json.loads(line)["prompt"]]
-        while stack:
-            message = stack.pop()
-            for reply in message.get("replies", []):
-                stack.append(reply)
-                if (message["role"] == "prompter" and reply["role"] == "assistant"
-                        and not reply.get("synthetic") and not message.get("synthetic")):
-                    pairs.append((message["text"], reply["text"]))
-    return pairs
-
-
-def hh_pairs() -> list[tuple[str, str]]:
-    pairs = []
-    with gzip.open(DATA / "hh_rlhf_harmless_base_test.jsonl.gz", "rt") as handle:
-        for line in handle:
-            for transcript in json.loads(line).values():
-                human, _, assistant = transcript.rpartition("\n\nAssistant:")
-                pairs.append((human.rpartition("\n\nHuman:")[2].strip(), assistant.strip()))
-    return pairs
 
 
 def plant(text: str, level: float, vocabulary: list[str], rng: random.Random) -> str:
@@ -115,141 +71,28 @@ def plant(text: str, level: float, vocabulary: list[str], rng: random.Random) ->
     return " ".join(words)
 
 
-def quality_records(seed: int = 11) -> list[dict]:
+def quality_records(data: Path, seed: int = 11) -> list[dict]:
     rng = random.Random(seed)
-    base = [("", p) for p in arena_prompts()] + oasst_pairs()
-    records = [_record(f"r{i:05d}", p, r, i) for i, (p, r) in enumerate(base)]
+    base = [("", p) for p in core.arena_prompts(data)] + core.oasst_pairs(data)
+    records = [core.record(f"r{i:05d}", p, r, i) for i, (p, r) in enumerate(base)]
     vocabulary = sorted({w for _, r in base for w in r.split()})
     chosen = rng.sample(range(len(base)), len(base) // 2)
     for k, i in enumerate(chosen):
         level = EDIT_LEVELS[k % len(EDIT_LEVELS)]
         prompt, response = base[i]
-        records.append(_record(f"p{k:05d}", prompt, plant(response, level, vocabulary, rng),
-                               len(records)))
+        records.append(core.record(f"p{k:05d}", prompt, plant(response, level, vocabulary, rng),
+                                   len(records)))
     return records
 
 
-def speed_records(n: int, seed: int = 5) -> list[dict]:
+def speed_records(data: Path, n: int, seed: int = 5) -> list[dict]:
     """The first n of a fixed shuffle of every real prompt/response pair (no resampling: reused
     text would make the workload itself superlinear)."""
-    pool = [("", p) for p in arena_prompts()] + oasst_pairs() + hh_pairs()
+    pool = [("", p) for p in core.arena_prompts(data)] + core.oasst_pairs(data) + core.hh_pairs(data)
     random.Random(seed).shuffle(pool)
     if n > len(pool):
         raise ValueError(f"{n} records asked, the real-text pool holds {len(pool)}")
-    return [_record(f"s{i:07d}", p, r, i) for i, (p, r) in enumerate(pool[:n])]
-
-
-# ---------------------------------------------------------------------------------------------
-# The core stage in memory: the DoFns' own functions, dict grouping in place of shuffles.
-
-
-def _group(pairs):
-    grouped = defaultdict(list)
-    for key, value in pairs:
-        grouped[key].append(value)
-    return grouped.items()
-
-
-def exact_core(records):
-    kept, dropped = [], []
-    for _, group in _group(map(with_dedup_text, records)):
-        best = min(group, key=exact_rank)
-        kept.append({**best, "dedup_cluster_id": best["event_id"],
-                     "dedup_cluster_size": len(group)})
-        # _PickExactRepresentative emits duplicates without the carried text
-        dropped.extend((strip_carried(r)["event_id"], best["event_id"])
-                       for r in group if r is not best)
-    return kept, dropped
-
-
-def near_core(records, config: DedupConfig, hasher: MinHasher):
-    """Returns (dropped {event_id: duplicate_of}, verified edges, candidate pairs, sketches)."""
-    sketch_by_node, band_entries = {}, []
-    for start in range(0, len(records), config.sketch_batch):
-        batch = records[start:start + config.sketch_batch]
-        for _, node, sig, hashes, keys in sketch_records(batch, config, hasher):
-            sketch_by_node[node] = (sig, hashes)
-            band_entries.extend((key, node) for key in keys)
-    # the shuffle's stand-in: one numpy sort of the band keys finds the buckets of 2+ members
-    keys = np.array([key for key, _ in band_entries], dtype=f"S{2 + 4 * config.rows}")
-    _, bucket_of, sizes = np.unique(keys, return_inverse=True, return_counts=True)
-    shared = np.flatnonzero(sizes[bucket_of] > 1)
-    candidates = set()
-    for _, members in _group((bucket_of[i], band_entries[i][1]) for i in shared):
-        candidates.update(bucket_pairs(members, config.bucket_all_pairs_max,
-                                       config.bucket_anchors)[0])
-    edges = []
-    for a, b in candidates:
-        similarity = pair_similarity(sketch_by_node[a], sketch_by_node[b])
-        if similarity >= config.threshold:
-            edges.append((a, b, similarity))
-    messages = [m for kv in _group(
-        pair for a, b, s in edges for pair in ((a, (b, s)), (b, (a, s))))
-        for m in dedup._initial_messages(kv)]
-    for _ in range(config.cc_rounds):
-        messages = [m for kv in _group(messages) for m in dedup._update_label(kv)]
-        messages = [m for kv in _group(messages) for m in dedup._answer_asks(kv)]
-    messages = [m for kv in _group(messages) for m in dedup._update_label(kv)
-                if m[1][0] != "label"]
-    messages = [m for kv in _group(messages) for m in dedup._resolve_roots(kv)]
-    assign = dedup._AssignClusters()
-    fates = [f for kv in _group(messages) for f in assign.process(kv)]
-    dropped = {event_id: fate[1] for event_id, fate in fates if fate[0] == "duplicate"}
-    # KeyById: every record leaves the near stage without the carried text
-    _ = [strip_carried(record) for record in records]
-    return dropped, edges, candidates, sketch_by_node
-
-
-def dedup_core(records, config, hasher):
-    kept, exact_dropped = exact_core(records)
-    near_dropped, edges, candidates, _ = near_core(kept, config, hasher)
-    return exact_dropped, near_dropped, edges, candidates
-
-
-# ---------------------------------------------------------------------------------------------
-# Ground truth.
-
-
-def truth_pairs(records, config: DedupConfig) -> dict[tuple[str, str], float]:
-    """Every pair with exact shingle Jaccard >= threshold (shingle strings, no hashing)."""
-    from scipy import sparse
-
-    vocab, rows, cols = {}, [], []
-    for i, record in enumerate(records):
-        for s in shingles(dedup_text(record), config.shingle):
-            rows.append(i)
-            cols.append(vocab.setdefault(s, len(vocab)))
-    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
-                               shape=(len(records), len(vocab)))
-    sizes = np.asarray(matrix.sum(axis=1)).ravel()
-    common = sparse.triu(matrix @ matrix.T, k=1).tocoo()
-    jaccard = common.data / (sizes[common.row] + sizes[common.col] - common.data)
-    keep = jaccard >= config.threshold
-    ids = [r["event_id"] for r in records]
-    return {tuple(sorted((ids[i], ids[j]))): float(s)
-            for i, j, s in zip(common.row[keep], common.col[keep], jaccard[keep], strict=True)}
-
-
-def truth_dropped(records, pairs) -> set[str]:
-    parent = {r["event_id"]: r["event_id"] for r in records}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[find(a)] = find(b)
-    by_id = {r["event_id"]: r for r in records}
-    clusters = _group((find(e), e) for e in parent)
-    return {e for _, members in clusters
-            for e in sorted(members, key=lambda e: exact_rank(by_id[e]))[1:]}
-
-
-def precision_recall(predicted: set, truth: set) -> tuple[float, float]:
-    hits = len(predicted & truth)
-    return hits / max(1, len(predicted)), hits / max(1, len(truth))
+    return [core.record(f"s{i:07d}", p, r, i) for i, (p, r) in enumerate(pool[:n])]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,51 +110,75 @@ def s_curve(config: DedupConfig) -> list[dict]:
     return table
 
 
-def quality(config: DedupConfig, hasher: MinHasher, beam_check: bool) -> dict:
-    records = quality_records()
-    truth = truth_pairs(records, config)
-    exact_dropped, near_dropped, edges, candidates = dedup_core(records, config, hasher)
-    predicted_edges = {tuple(sorted((a[3], b[3]))) for a, b, _ in edges}
-    # Pairs inside exact groups are not near-verified (one side is gone): score near edges on
-    # the records that reached the near stage.
+def _scores(config, hasher, records, past_rows=(), past_records=()):
+    """Edge and record precision/recall of one in-memory run against the exact truth."""
+    exact_dropped, near_dropped, edges, candidates, index = core.dedup_core(
+        records, config, hasher, past_rows)
     exact_gone = {e for e, _ in exact_dropped}
-    truth_near = {p for p in truth if not (set(p) & exact_gone)}
-    edge_p, edge_r = precision_recall(predicted_edges, truth_near)
+    everything = list(past_records) + records
+    past_ids = {r["event_id"] for r in past_records}
+    truth = core.truth_pairs(everything, config)
+    # pairs inside exact groups are not near-verified (one side is gone), nor past-past pairs
+    truth_near = {p for p in truth if not (set(p) & exact_gone) and not set(p) <= past_ids}
+    edge_p, edge_r = core.precision_recall(core.node_pairs(edges), truth_near)
     dropped = exact_gone | set(near_dropped)
-    truth_drop = truth_dropped(records, truth)
-    record_p, record_r = precision_recall(dropped, truth_drop)
-    # the cross-day path verifies by the MinHash estimate: score that on the same candidates
-    _, _, _, sketches = near_core([r for r in records if r["event_id"] not in exact_gone],
-                                  config, hasher)
-    by_id = {node[3]: sk for node, sk in sketches.items()}
+    truth_drop = core.truth_dropped(everything, truth, past_ids)
+    record_p, record_r = core.precision_recall(dropped, truth_drop)
+    return {"records": len(records), "past_records": len(past_records),
+            "truth_pairs": len(truth_near), "candidate_pairs": len(candidates),
+            "verified_pairs": len(edges), "edge_precision": edge_p, "edge_recall": edge_r,
+            "record_precision": record_p, "record_recall": record_r,
+            "truth_dropped": len(truth_drop), "dropped": len(dropped)}, dropped, index, candidates
+
+
+def quality(config: DedupConfig, hasher: MinHasher, data: Path, beam_check: bool) -> dict:
+    records = quality_records(data)
+    within, dropped, _, _ = _scores(config, hasher, records)
+    day1 = [r for r in records if r["event_id"].startswith("r")]
+    day2 = [r for r in records if r["event_id"].startswith("p")]
+    # day 1 alone, then day 2 against day 1's index rows after a Parquet round trip
+    _, day1_dropped, day1_index, _ = _scores(config, hasher, day1)
+    past_rows = parquet_round_trip(day1_index)
+    kept1 = [r for r in day1 if r["event_id"] not in day1_dropped]
+    cross, cross_dropped, _, candidates = _scores(config, hasher, day2, past_rows, kept1)
+    # what the cross-day path measured before the index kept hashes: the MinHash estimate
+    sketch = {row["event_id"]: row["signature"] for row in past_rows}
+    _, _, _, sketches, _ = core.near_core(day2, config, hasher, past_rows)
+    sketch.update({node[3]: sk[0] for node, sk in sketches.items()})
     estimated = {tuple(sorted((a[3], b[3]))) for a, b in candidates
-                 if dedup.estimated_jaccard(by_id[a[3]][0], by_id[b[3]][0]) >= config.threshold}
-    est_p, est_r = precision_recall(estimated, truth_near)
+                 if estimated_jaccard(sketch[a[3]], sketch[b[3]]) >= config.threshold}
+    truth = core.truth_pairs(kept1 + day2, config)
+    kept1_ids = {r["event_id"] for r in kept1}
+    est_p, est_r = core.precision_recall(estimated, {p for p in truth if not set(p) <= kept1_ids})
+    cross["estimate_verify_edge_precision"], cross["estimate_verify_edge_recall"] = est_p, est_r
     levels = defaultdict(lambda: [0, 0])
-    base_count = sum(1 for r in records if r["event_id"].startswith("r"))
-    for k in range(len(records) - base_count):
+    for k in range(len(day2)):
         level = EDIT_LEVELS[k % len(EDIT_LEVELS)]
         levels[level][0] += 1
         levels[level][1] += f"p{k:05d}" in dropped
-    result = {
-        "records": len(records), "planted": len(records) - base_count,
-        "truth_pairs": len(truth_near), "candidate_pairs": len(candidates),
-        "verified_pairs": len(predicted_edges),
-        "edge_precision": edge_p, "edge_recall": edge_r,
-        "record_precision": record_p, "record_recall": record_r,
-        "truth_dropped": len(truth_drop), "dropped": len(dropped),
-        "estimate_verify_edge_precision": est_p, "estimate_verify_edge_recall": est_r,
-        "dropped_fraction_by_edit_level": {str(k): v[1] / v[0] for k, v in sorted(levels.items())},
-    }
+    result = {"within_day": within, "cross_day": cross, "planted": len(day2),
+              "dropped_fraction_by_edit_level": {str(k): v[1] / v[0]
+                                                 for k, v in sorted(levels.items())}}
     if beam_check:
-        result["beam"] = beam_quality(records, config, truth_drop, dropped)
+        result["beam"] = beam_quality(records, past_rows, day2, config, dropped, cross_dropped)
     return result
 
 
-def beam_quality(records, config, truth_drop, core_dropped) -> dict:
-    """The real transforms on the FnApiRunner; outputs written to a temp file to compare."""
-    import tempfile
+def parquet_round_trip(rows: list[dict]) -> list[dict]:
+    """Index rows as the next day reads them: written and read back with the DEDUP_INDEX schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    from pipelines.dedup import INDEX_COLUMNS
+    from warehouse.schemas import DEDUP_INDEX
+
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=DEDUP_INDEX), sink)
+    sink.seek(0)
+    return pq.read_table(sink, columns=list(INDEX_COLUMNS)).to_pylist()
+
+
+def _beam_dropped(records, config, past_rows=None) -> tuple[set, float]:
     import apache_beam as beam
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
@@ -321,36 +188,100 @@ def beam_quality(records, config, truth_drop, core_dropped) -> dict:
         prefix = str(Path(tmp) / "dropped")
         start = time.perf_counter()
         with beam.Pipeline(runner=FnApiRunner()) as p:
+            past = None if past_rows is None else p | "Past" >> beam.Create(past_rows)
             exact = p | beam.Create(records) | DedupExact(config)
-            near = exact["kept"] | DedupNearDuplicates(config)
-            ((exact["duplicates"], near["duplicates"]) | beam.Flatten()
-             | beam.Map(lambda d: d["record"]["event_id"])
-             | beam.io.WriteToText(prefix))
+            near = exact["kept"] | DedupNearDuplicates(config, past)
+            ((exact["rejects"], near["rejects"]) | beam.Flatten()
+             | beam.Map(lambda d: d["event_id"]) | beam.io.WriteToText(prefix))
         seconds = time.perf_counter() - start
         dropped = {line.strip() for path in Path(tmp).glob("dropped*")
                    for line in path.read_text().splitlines()}
-    precision, recall = precision_recall(dropped, truth_drop)
-    return {"record_precision": precision, "record_recall": recall,
-            "same_as_core": dropped == core_dropped, "seconds": seconds,
-            "records_per_s": len(records) / seconds}
+    return dropped, seconds
 
 
-def clough(config: DedupConfig, hasher: MinHasher) -> dict:
-    folder = DATA / "clough_plagiarism"
+def beam_quality(records, past_rows, day2, config, core_dropped, core_cross_dropped) -> dict:
+    """The real transforms on the FnApiRunner: one day, and day 2 against day 1's index."""
+    dropped, seconds = _beam_dropped(records, config)
+    cross_dropped, _ = _beam_dropped(day2, config, past_rows)
+    return {"same_as_core": dropped == core_dropped,
+            "cross_day_same_as_core": cross_dropped == core_cross_dropped,
+            "seconds": seconds, "records_per_s": len(records) / seconds}
+
+
+def siblings(config: DedupConfig, hasher: MinHasher, data: Path) -> dict:
+    """Ranked human sibling replies of OpenAssistant: how many survive dedup, and re-posts of
+    the same exchanges (verbatim, and with the prompt lightly edited) must still be caught."""
+    groups = core.oasst_ranked_siblings(data)
+    flat = [(g, prompt, reply) for g, (prompt, replies) in enumerate(groups) for reply in replies]
+    records = [core.record(reply["message_id"], prompt, reply["text"], minute, rank=reply["rank"],
+                           group=g) for minute, (g, prompt, reply) in enumerate(flat)]
+    # "distinct": no sibling reply is a near-duplicate of it by the reply text alone
+    same_reply = core.truth_pairs(records, config, responses_only=True)
+    group_of = {r["event_id"]: r["group"] for r in records}
+    near_sibling = {e for pair in same_reply if group_of[pair[0]] == group_of[pair[1]]
+                    for e in pair}
+    distinct = {r["event_id"] for r in records} - near_sibling
+    exact_dropped, near_dropped, _, _, _ = core.dedup_core(records, config, hasher)
+    gone = {e for e, _ in exact_dropped} | set(near_dropped)
+    # the rule before this fix (exchange Jaccard alone), from the exact truth
+    old_gone = core.truth_dropped(records, core.truth_pairs(records, config, responses_too=False))
+    reposts = []
+    for r in records:
+        later = r["ts"] + (records[-1]["ts"] - records[0]["ts"])
+        reposts.append({**r, "event_id": f"{r['event_id']}-repost", "ts": later})
+        reposts.append({**r, "event_id": f"{r['event_id']}-edited", "ts": later,
+                        "prompt": "Hi, " + r["prompt"] + " thanks"})
+    ex, near, _, _, _ = core.dedup_core(records + reposts, config, hasher)
+    repost_gone = {e for e, _ in ex} | set(near)
+    n = len(records)
+    return {
+        "groups": len(groups), "ranked_replies": n,
+        "near_duplicate_of_a_sibling_by_reply": len(near_sibling), "distinct_replies": len(distinct),
+        "survive_all": 1 - len(gone) / n,
+        "survive_distinct": 1 - len(gone & distinct) / len(distinct),
+        "old_rule_survive_all": 1 - len(old_gone) / n,
+        "old_rule_survive_distinct": 1 - len(old_gone & distinct) / len(distinct),
+        "reposts": len(reposts),
+        "reposts_caught": sum(r["event_id"] in repost_gone for r in reposts) / len(reposts),
+        "originals_kept_with_reposts": 1 - len(repost_gone & {r["event_id"] for r in records})
+        / n,
+    }
+
+
+def quality_filter(data: Path) -> dict:
+    """pipelines.quality on every ranked human sibling reply of OpenAssistant."""
+    config = FilterConfig()
+    dropped, dropped_best = Counter(), Counter()
+    groups = core.oasst_ranked_siblings(data)
+    replies = [(prompt, reply) for prompt, group in groups for reply in group]
+    for prompt, reply in replies:
+        keep, reason, _ = judge({"prompt": prompt, "response": reply["text"]}, config)
+        if not keep:
+            dropped[reason] += 1
+            dropped_best[reason] += reply["rank"] == 0
+    best = sum(reply["rank"] == 0 for _, reply in replies)
+    return {"ranked_replies": len(replies), "best_ranked": best,
+            "dropped_fraction": sum(dropped.values()) / len(replies),
+            "best_dropped_fraction": sum(dropped_best.values()) / best,
+            "dropped_by_reason": dict(dropped), "best_dropped_by_reason": dict(+dropped_best)}
+
+
+def clough(config: DedupConfig, hasher: MinHasher, data: Path) -> dict:
+    folder = data / "clough_plagiarism"
     records, grade_of, task_of = [], {}, {}
     for task in "abcde":
         text = (folder / f"orig_task{task}.txt").read_text(errors="replace")
-        records.append(_record(f"orig_{task}", "", text, len(records)))
+        records.append(core.record(f"orig_{task}", "", text, len(records)))
     with open(folder / "file_information.csv") as handle:
         for row in csv.DictReader(handle):
             text = (folder / row["File"]).read_text(errors="replace")
             if row["Category"] not in ("cut", "light", "heavy", "non"):
                 continue  # the sources themselves are listed too
             event_id = row["File"].removesuffix(".txt")
-            records.append(_record(event_id, "", text, len(records)))
+            records.append(core.record(event_id, "", text, len(records)))
             grade_of[event_id], task_of[event_id] = row["Category"], row["Task"]
-    _, near_dropped, _, _ = dedup_core(records, config, hasher)
-    _, hashes = hasher.sketch([shingles(dedup_text(r), config.shingle) for r in records])
+    _, near_dropped, _, _, _ = core.dedup_core(records, config, hasher)
+    _, hashes = hasher.sketch([_union_shingles(r, config) for r in records])
     encoded = {r["event_id"]: h.astype("<u4").tobytes() for r, h in zip(records, hashes,
                                                                         strict=True)}
     label = {r["event_id"]: near_dropped.get(r["event_id"], r["event_id"]) for r in records}
@@ -360,24 +291,29 @@ def clough(config: DedupConfig, hasher: MinHasher) -> dict:
         stats = per_grade[grade]
         stats["answers"] += 1
         stats["caught"] += label[event_id] == label[source]
-        stats["jaccard"].append(dedup.exact_jaccard(encoded[event_id], encoded[source]))
+        stats["jaccard"].append(exact_jaccard(encoded[event_id], encoded[source]))
     return {grade: {"answers": s["answers"], "caught_fraction": s["caught"] / s["answers"],
                     "median_jaccard_to_source": float(np.median(s["jaccard"])),
                     "max_jaccard_to_source": float(np.max(s["jaccard"]))}
             for grade, s in sorted(per_grade.items())}
 
 
-def speed(config: DedupConfig, hasher: MinHasher, n: int, repeats: int) -> dict:
+def _union_shingles(record: dict, config: DedupConfig) -> list[bytes]:
+    prompt, response = exchange_shingles(dedup_text(record), config.shingle)
+    return list(dict.fromkeys(prompt + response))
+
+
+def speed(config: DedupConfig, hasher: MinHasher, data: Path, n: int, repeats: int) -> dict:
     from datasketch import MinHash
 
-    large = speed_records(8 * n)
+    large = speed_records(data, 8 * n)
     small = large[:n]
-    shingle_lists = [shingles(dedup_text(r), config.shingle) for r in small]
+    shingle_lists = [_union_shingles(r, config) for r in small]
     runs = {"datasketch": lambda: MinHash.bulk(shingle_lists, num_perm=config.num_perm,
                                                seed=config.seed),
             "signatures": lambda: hasher.sketch(shingle_lists),
-            "core": lambda: dedup_core(small, config, hasher),
-            "core_8x": lambda: dedup_core(large, config, hasher)}
+            "core": lambda: core.dedup_core(small, config, hasher),
+            "core_8x": lambda: core.dedup_core(large, config, hasher)}
     # interleaved and best-of: the 2-core box is shared, so take each one's least-disturbed run.
     # Wall time and CPU time (process_time) both: with one thread per side, CPU time is the
     # work done, and it is not inflated by waiting for a core the other engineers' jobs hold.
@@ -405,17 +341,27 @@ def speed(config: DedupConfig, hasher: MinHasher, n: int, repeats: int) -> dict:
         "cpu_core_stage_records_per_s": n / best_cpu["core"],
         "cpu_core_vs_datasketch_bulk": best_cpu["datasketch"] / best_cpu["core"],
         "cpu_time_ratio_8x": best_cpu["core_8x"] / best_cpu["core"],
-        "shingle_ratio_8x": sum(len(shingles(dedup_text(r), config.shingle)) for r in large)
+        "shingle_ratio_8x": sum(len(_union_shingles(r, config)) for r in large)
         / sum(len(s) for s in shingle_lists),
     }
+
+
+def _print_rows(title: str, rows: list[tuple[str, object]]) -> None:
+    print(f"\n{title}")
+    for key, value in rows:
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"  {key:<52} {shown:>10}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller speed run, no Beam run")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                        help="the shared real-data folder (default: ../shared/data)")
     args = parser.parse_args(argv)
-    if not DATA.exists():
-        print(f"error: real data folder {DATA} is absent (see its README.md)", file=sys.stderr)
+    if not args.data.exists():
+        print(f"error: real data folder {args.data} is absent (see its README.md); "
+              "pass --data", file=sys.stderr)
         return 2
     config = DedupConfig()
     hasher = MinHasher(config.num_perm, config.seed)
@@ -427,45 +373,46 @@ def main(argv=None) -> int:
         print(f"{row['similarity']:>8.2f} {row['p_candidate']:>13.4f} {row['p_error']:>10.4f}"
               f"  {row['error']}")
 
-    q = quality(config, hasher, beam_check=not args.quick)
-    print(f"\nQuality on real text ({q['records']} records, {q['planted']} planted, "
-          f"{q['truth_pairs']} true pairs >= {config.threshold})")
-    print(f"{'measure':<44} {'value':>8}")
-    for key in ("edge_precision", "edge_recall", "record_precision", "record_recall",
-                "estimate_verify_edge_precision", "estimate_verify_edge_recall",
-                "candidate_pairs", "verified_pairs"):
-        print(f"{key:<44} {q[key]:>8.4g}")
+    q = quality(config, hasher, args.data, beam_check=not args.quick)
+    within, cross = q["within_day"], q["cross_day"]
+    print(f"\nQuality on real text: within one day ({within['records']} records) and across days"
+          f" (day 2: the {q['planted']} planted copies against day 1's index of "
+          f"{cross['past_records']} kept records)")
+    print(f"  {'measure':<40} {'within day':>11} {'cross day':>11}")
+    for key in ("truth_pairs", "candidate_pairs", "verified_pairs", "edge_precision",
+                "edge_recall", "record_precision", "record_recall", "truth_dropped", "dropped"):
+        print(f"  {key:<40} {within[key]:>11.4g} {cross[key]:>11.4g}")
+    print(f"  {'cross day verified by MinHash estimate (old)':<40} {'':>11} "
+          f"{cross['estimate_verify_edge_precision']:.3f} / "
+          f"{cross['estimate_verify_edge_recall']:.3f}")
     for level, fraction in q["dropped_fraction_by_edit_level"].items():
-        print(f"{'planted dropped, edit level ' + level:<44} {fraction:>8.3f}")
+        print(f"  {'planted dropped, edit level ' + level:<40} {fraction:>11.3f}")
     if "beam" in q:
-        b = q["beam"]
-        print(f"{'beam record_precision / recall':<44} {b['record_precision']:>.4f} / "
-              f"{b['record_recall']:.4f}")
-        print(f"{'beam output identical to core':<44} {b['same_as_core']!s:>8}")
-        print(f"{'beam FnApiRunner records/s (2-core box)':<44} {b['records_per_s']:>8.0f}")
+        _print_rows("Beam transforms on the FnApiRunner", list(q["beam"].items()))
 
-    c = clough(config, hasher)
+    sib = siblings(config, hasher, args.data)
+    _print_rows("OpenAssistant ranked sibling replies through dedup (target: >= 0.99 of distinct"
+                " survive; re-posts caught)", list(sib.items()))
+    qf = quality_filter(args.data)
+    _print_rows("Quality filter on the same replies (target: <= 0.01 of rank-0 dropped)",
+                list(qf.items()))
+
+    c = clough(config, hasher, args.data)
     print("\nClough & Stevenson: answers caught as near-duplicates of their source")
     print(f"{'grade':<8} {'answers':>8} {'caught':>8} {'median J':>9} {'max J':>7}")
-    for grade, s in c.items():
-        print(f"{grade:<8} {s['answers']:>8} {s['caught_fraction']:>8.2f} "
-              f"{s['median_jaccard_to_source']:>9.3f} {s['max_jaccard_to_source']:>7.3f}")
+    for grade, stats in c.items():
+        print(f"{grade:<8} {stats['answers']:>8} {stats['caught_fraction']:>8.2f} "
+              f"{stats['median_jaccard_to_source']:>9.3f} {stats['max_jaccard_to_source']:>7.3f}")
 
     n = 300 if args.quick else 700
-    s = speed(config, hasher, n, repeats=2 if args.quick else 5)
-    print(f"\nSpeed ({n} records, {s['mean_shingles']:.0f} shingles each; best of repeats;"
-          " cpu_ rows: process CPU time instead of wall time)")
-    print(f"{'measure':<44} {'value':>10}")
-    for key in ("datasketch_bulk_records_per_s", "our_signatures_records_per_s",
-                "core_stage_records_per_s", "core_vs_datasketch_bulk",
-                "core_8x_records_per_s", "time_ratio_8x",
-                "cpu_datasketch_bulk_records_per_s", "cpu_core_stage_records_per_s",
-                "cpu_core_vs_datasketch_bulk", "cpu_time_ratio_8x", "shingle_ratio_8x"):
-        print(f"{key:<44} {s[key]:>10.2f}")
+    s = speed(config, hasher, args.data, n, repeats=2 if args.quick else 5)
+    _print_rows(f"Speed ({n} records, {s['mean_shingles']:.0f} shingles each; best of repeats; "
+                "cpu_ rows: process CPU time instead of wall time)", list(s.items()))
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"config": config.__dict__, "s_curve": curve, "quality": q,
-                               "clough": c, "speed": s}, indent=2))
+                               "siblings": sib, "quality_filter": qf, "clough": c, "speed": s},
+                              indent=2))
     print(f"\nwrote {OUT.relative_to(REPO)}")
     return 0
 

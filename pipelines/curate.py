@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from feedback.contract import ContractLimits
 from pipelines import landing, pseudonym, stages
-from pipelines.dedup import DedupConfig
+from pipelines.dedup import INDEX_COLUMNS, DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
@@ -63,10 +63,6 @@ class CurateConfig:
     feedback_lookback_days: int = 30
     # Near-duplicates of records published up to this many days ago are caught.
     dedup_lookback_days: int = 90
-
-
-# Columns of past dedup_index rows the near-duplicate stage reads back.
-INDEX_COLUMNS = ("event_id", "signature")
 
 
 class NotReconciled(RuntimeError):

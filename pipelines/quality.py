@@ -38,14 +38,24 @@ class FilterConfig:
     # documents at 100k words; chat turns are far shorter).
     max_response_chars: int = 20_000
     max_prompt_chars: int = 40_000
-    # Gopher: drop when more than 30% of lines are duplicates of other lines.
-    max_dup_line_ratio: float = 0.30
-    # Gopher: the most frequent word 2-gram may cover at most 20% of characters.
+    # Drop when more than half of the lines repeat earlier lines. Gopher's 0.30 is for web
+    # pages, where repeated lines are navigation boilerplate; chat answers repeat lines on
+    # purpose (a weekly plan's warm-up, a song's chorus, code's fences and imports: 0.30-0.43 on
+    # real best-ranked OpenAssistant replies), while a runaway loop repeats nearly every line.
+    max_dup_line_ratio: float = 0.50
+    # Gopher: the most frequent word 2-gram may cover at most 20% of characters...
     max_top_ngram_ratio: float = 0.20
+    # ...once it occurs this often: a phrase used twice is ordinary writing ("a source" twice in
+    # a 16-word reply covers 22%), a phrase looping three times or more is not.
+    min_top_ngram_count: int = 3
     # Gopher: symbol-to-word ratio at most 0.1 for '#' and ellipses.
     max_symbol_ratio: float = 0.10
-    # Share of characters that are letters; code and numbers lower it, so we stay lenient.
+    # Share of characters that are letters; code and numbers lower it, so we stay lenient...
     min_alpha_ratio: float = 0.35
+    # ...and waive it for a reply with this many stop words: sentences frame the table or the
+    # code (a steam-pressure table under a line of prose has 15% letters), while number or
+    # symbol dumps have none.
+    prose_min_stopwords: int = 10
     # Gibberish has no stop words; require some once an answer is long enough to judge.
     min_stopword_ratio: float = 0.02
     stopword_min_words: int = 8
@@ -71,14 +81,15 @@ def score_text(text: str) -> dict[str, float]:
         if count > 1:
             top_ngram_chars = (len(first) + len(second)) * count
     word_chars = sum(len(word) for word in words)
-    return {
+    stopwords = sum(word in STOPWORDS for word in words)
+    return {  # the interactions table keeps these but q_mean_word_length
         "q_response_chars": len(text),
         "q_response_words": len(words),
         "q_alpha_ratio": _ratio(sum(ch.isalpha() for ch in text), len(text)),
         "q_symbol_ratio": _ratio(len(_SYMBOLS.findall(text)), max(len(words), 1)),
         "q_dup_line_ratio": _ratio(dup_lines, len(lines)),
         "q_top_ngram_ratio": _ratio(top_ngram_chars, word_chars),
-        "q_stopword_ratio": _ratio(sum(word in STOPWORDS for word in words), len(words)),
+        "q_stopword_ratio": _ratio(stopwords, len(words)),
         "q_mean_word_length": _ratio(word_chars, len(words)),
     }
 
@@ -104,12 +115,19 @@ def too_long(record: dict, scores: dict, config: FilterConfig) -> tuple[bool, st
     return (ok, "too_long")
 
 
+def _top_bigram_count(text: str) -> int:
+    # only asked when the top 2-gram's share is over the limit: rare, so not a score column
+    words = _WORD.findall(text.lower())
+    return Counter(zip(words, words[1:], strict=False)).most_common(1)[0][1]
+
+
 def repetition(record: dict, scores: dict, config: FilterConfig) -> tuple[bool, str]:
     text = record["response"]
     # One character repeated over most of the answer ("aaaaaaaa", "!!!!!!!!") is repetition too.
     run = max((len(m.group(0)) for m in re.finditer(r"(.)\1{9,}", text)), default=0)
     ok = (scores["q_dup_line_ratio"] <= config.max_dup_line_ratio
-          and scores["q_top_ngram_ratio"] <= config.max_top_ngram_ratio
+          and (scores["q_top_ngram_ratio"] <= config.max_top_ngram_ratio
+               or _top_bigram_count(text) < config.min_top_ngram_count)
           and run <= max(20, len(text) // 2))
     return (ok, "repetition")
 
@@ -120,7 +138,9 @@ def symbol_ratio(record: dict, scores: dict, config: FilterConfig) -> tuple[bool
 
 def not_natural_language(record: dict, scores: dict, config: FilterConfig) -> tuple[bool, str]:
     long_enough = scores["q_response_words"] >= config.stopword_min_words
-    ok = (scores["q_alpha_ratio"] >= config.min_alpha_ratio
+    stopwords = round(scores["q_stopword_ratio"] * scores["q_response_words"])
+    prose = stopwords >= config.prose_min_stopwords
+    ok = ((prose or scores["q_alpha_ratio"] >= config.min_alpha_ratio)
           and scores["q_mean_word_length"] <= config.max_mean_word_length
           and (not long_enough or scores["q_stopword_ratio"] >= config.min_stopword_ratio))
     return (ok, "not_natural_language")

@@ -92,12 +92,15 @@ STATS = pa.schema(
     ]
 )
 
-# Kept records' MinHash signatures, so that tomorrow's copy of today's record is caught.
+# Kept records' dedup sketches, so that tomorrow's copy of today's record is caught and
+# verified exactly as within a day (pipelines/dedup/sketch.py, docs/dedup.md).
 DEDUP_INDEX = pa.schema(
     [
         ("event_id", pa.string()),
         ("user_pseudonym", pa.string()),
-        ("signature", pa.binary()),  # num_perm little-endian uint32 values
+        ("signature", pa.binary()),  # num_perm little-endian uint32 MinHash values: candidates
+        ("prompt_hashes", pa.binary()),  # sorted distinct uint32 LE word-3-gram hashes: verify
+        ("response_hashes", pa.binary()),  # the same for the response alone
     ]
 )
 

@@ -5,17 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
-from pipelines.stages.base import REJECTS, Stage, reject_row
-
-
-def _duplicate_reject(stage: str):
-    def to_row(duplicate: dict) -> dict:
-        return reject_row(
-            stage, duplicate["reason"],
-            f"{duplicate['reason']} of {duplicate['duplicate_of']}"
-            f" (similarity {duplicate.get('similarity', 1.0):.3f})",
-            event=duplicate["record"], duplicate_of=duplicate["duplicate_of"])
-    return to_row
+from pipelines.stages.base import REJECTS, Stage
 
 
 class DedupExactDuplicates(Stage):
@@ -31,7 +21,7 @@ class DedupExactDuplicates(Stage):
         out = records | "Exact" >> DedupExact(self._config)
         return {
             "kept": out["kept"],
-            REJECTS: out["duplicates"] | "Rejects" >> beam.Map(_duplicate_reject(self.stage)),
+            REJECTS: out["rejects"],
             "pairs": out["duplicates"] | "Pairs" >> beam.Map(
                 lambda d: (d["duplicate_of"], d["record"]["event_id"])),
         }
@@ -54,7 +44,7 @@ class DedupNear(Stage):
         out = records | "Near" >> DedupNearDuplicates(self._config, self._past_index)
         return {
             "kept": out["kept"],
-            REJECTS: out["duplicates"] | "Rejects" >> beam.Map(_duplicate_reject(self.stage)),
+            REJECTS: out["rejects"],
             "pairs": out["duplicates"] | "Pairs" >> beam.Map(
                 lambda d: (d["record"]["event_id"], d["duplicate_of"])),
             "index": out["index"],

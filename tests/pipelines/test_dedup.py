@@ -14,18 +14,20 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
 
-from pipelines.dedup import (
-    CARRIED_TEXT,
-    DedupConfig,
-    DedupExact,
-    DedupNearDuplicates,
+from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
+from pipelines.dedup.graph import bucket_pairs
+from pipelines.dedup.minhash import (
     MinHasher,
     band_keys,
     band_keys_batch,
-    dedup_text,
     exact_jaccard,
+)
+from pipelines.dedup.text import (
+    CARRIED_TEXT,
+    dedup_text,
+    exchange_shingles,
     shingles,
-    signature_bytes,
+    split_dedup_text,
 )
 from tests.conftest import shared_file
 from warehouse.schemas import DEDUP_INDEX
@@ -147,13 +149,20 @@ def test_index_rows_match_the_dedup_index_schema():
 
     one = record("x", "Explain photosynthesis", ANSWER_C)
     expected = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed)
-    expected.update_batch(shingles(dedup_text(one), CONFIG.shingle))
+    prompt_shingles, response_shingles = exchange_shingles(dedup_text(one), CONFIG.shingle)
+    expected.update_batch(prompt_shingles + response_shingles)
 
     def check(rows):
         table = pa.Table.from_pylist(rows, schema=DEDUP_INDEX)
         assert table.num_rows == 1
         signature = np.frombuffer(table.column("signature")[0].as_py(), dtype="<u4")
         assert np.array_equal(signature.astype(np.uint64), expected.hashvalues)
+        # the hashes verification needs tomorrow, one set per part of the exchange
+        for column, part in (("prompt_hashes", prompt_shingles),
+                             ("response_hashes", response_shingles)):
+            stored = np.frombuffer(table.column(column)[0].as_py(), dtype="<u4")
+            reference = np.unique(MinHasher().shingle_hashes([part])).astype(np.uint32)
+            assert np.array_equal(stored, reference), column
 
     with runner_pipeline() as p:
         near = p | beam.Create([one]) | DedupNearDuplicates(CONFIG)
@@ -219,36 +228,38 @@ def test_signatures_equal_datasketch():
             assert len(distinct) == len(set(shingle_list))
 
 
-def test_text_path_equals_datasketch_on_the_same_shingles():
-    # the path the Sketch DoFn runs: hashes straight from dedup texts (repeats included, no
-    # shingle lists); its signatures must equal datasketch's on shingles() of the same texts
+def test_exchange_path_equals_datasketch_on_the_same_shingles():
+    # the path the Sketch DoFn runs: hashes straight from normalized prompts and responses
+    # (repeats included, no shingle lists); the signature must equal datasketch's on the union
+    # of both parts' shingles(), and the two hash sets must be those parts' distinct hashes
     texts = ["", "one", "two words", "three words here", ANSWER_A, "Ünïcode ﬁle ＡＢＣ " * 3,
              ANSWER_B + " " + ANSWER_C * 20, " ".join(f"w{i}" for i in range(600))]
-    dedup_texts = [dedup_text(record("x", t, t[::-1])) for t in texts]
+    parts = [split_dedup_text(dedup_text(record("x", t, t[::-1]))) for t in texts]
     hasher = MinHasher(CONFIG.num_perm, CONFIG.seed)
-    signatures, distinct, offsets = hasher.sketch_texts(dedup_texts, CONFIG.shingle)
-    assert len(dedup_texts[-1].split()) > MinHasher.CHUNK  # one record wider than a chunk
-    for i, text in enumerate(dedup_texts):
-        shingle_list = shingles(text, CONFIG.shingle)
+    sketches = hasher.sketch_exchanges([p for p, _ in parts], [r for _, r in parts],
+                                       CONFIG.shingle)
+    assert len(parts[-1][0].split()) > MinHasher.CHUNK  # one record wider than a chunk
+    for i, (prompt, response) in enumerate(parts):
         expected = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed)
-        expected.update_batch(shingle_list)
-        assert np.array_equal(signatures[i].astype(np.uint64), expected.hashvalues), text[:40]
-        own = distinct[offsets[i]:offsets[i + 1]]
-        reference = np.unique(hasher.shingle_hashes([shingle_list])).astype(np.uint32)
-        assert np.array_equal(own, reference)
+        expected.update_batch(shingles(prompt, CONFIG.shingle) + shingles(response, CONFIG.shingle))
+        assert np.array_equal(sketches.signatures[i].astype(np.uint64), expected.hashvalues)
+        for sets, text in ((sketches.prompt, prompt), (sketches.response, response)):
+            own = sets.distinct[sets.offsets[i]:sets.offsets[i + 1]]
+            reference = hasher.shingle_hashes([shingles(text, CONFIG.shingle)])
+            assert np.array_equal(own, np.unique(reference).astype(np.uint32)), text[:40]
     # one batch or one record at a time: the same signatures
-    for i, text in enumerate(dedup_texts):
-        alone, _, _ = hasher.sketch_texts([text], CONFIG.shingle)
-        assert np.array_equal(alone[0], signatures[i])
+    for i, (prompt, response) in enumerate(parts):
+        alone = hasher.sketch_exchanges([prompt], [response], CONFIG.shingle)
+        assert np.array_equal(alone.signatures[0], sketches.signatures[i])
 
 
 def test_band_keys_batch_equals_band_keys():
     hasher = MinHasher(CONFIG.num_perm, CONFIG.seed)
-    signatures, _, _ = hasher.sketch_texts(
-        [dedup_text(record("x", "", t)) for t in (ANSWER_A, ANSWER_B, ANSWER_C)], 3)
+    signatures, _ = hasher.sketch([shingles(dedup_text(record("x", "", t)), 3)
+                                   for t in (ANSWER_A, ANSWER_B, ANSWER_C)])
     keys = band_keys_batch(signatures, CONFIG.bands, CONFIG.rows)
     expected = [key for signature in signatures
-                for key in band_keys(signature_bytes(signature), CONFIG.bands, CONFIG.rows)]
+                for key in band_keys(signature.astype("<u4").tobytes(), CONFIG.bands, CONFIG.rows)]
     assert keys == expected and len(set(keys)) == 3 * CONFIG.bands
 
 
@@ -280,7 +291,6 @@ def test_carried_dedup_text_is_used_and_never_emitted():
 
 
 def test_oversized_bucket_pairs_grow_linearly():
-    from pipelines.dedup import bucket_pairs
     members = [(1, 0, i, f"e{i:04d}", 1) for i in range(1000)]
     pairs, oversized = bucket_pairs(members, all_pairs_max=32, anchors=8)
     assert oversized and len(pairs) < 1000 * 8
@@ -310,7 +320,8 @@ def test_quality_on_real_text_with_planted_near_duplicates():
                               minutes=100 + i))
     # ground truth: exact shingle Jaccard of every pair, representative by the rule
     hasher = MinHasher(CONFIG.num_perm, CONFIG.seed)
-    _, hashes = hasher.sketch([shingles(dedup_text(r), CONFIG.shingle) for r in records])
+    _, hashes = hasher.sketch([sum(exchange_shingles(dedup_text(r), CONFIG.shingle), [])
+                               for r in records])
     sets = [set(h.tolist()) for h in hashes]
     parent = list(range(len(records)))
 

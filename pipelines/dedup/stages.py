@@ -1,0 +1,296 @@
+"""The two Beam stages: ``DedupExact`` and ``DedupNearDuplicates`` (composite PTransforms).
+
+Every grouping is keyed (GroupByKey / CoGroupByKey): no step gathers all records into one worker.
+Precondition: ``event_id`` is unique within the input (the redelivery stage guarantees it).
+Each stage's duplicates also leave as reject rows (output ``rejects``), built inside the stage.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
+from pipelines.dedup import graph
+from pipelines.dedup.config import EXACT_DUPLICATE, NEAR_DUPLICATE, DedupConfig
+from pipelines.dedup.graph import exact_rank
+from pipelines.dedup.minhash import MinHasher
+from pipelines.dedup.sketch import index_row, pair_similarity, past_sketch, sketch_records
+from pipelines.dedup.text import strip_carried, with_dedup_text
+from pipelines.rejects import reject_row
+
+EXACT_STAGE, NEAR_STAGE = "dedup_exact", "dedup_near"
+
+
+def duplicate_reject(stage: str, duplicate: dict) -> dict:
+    """The rejects-table row of one ``duplicates`` element."""
+    return reject_row(
+        stage, duplicate["reason"],
+        f"{duplicate['reason']} of {duplicate['duplicate_of']}"
+        f" (similarity {duplicate.get('similarity', 1.0):.3f})",
+        event=duplicate["record"], duplicate_of=duplicate["duplicate_of"])
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact stage.
+
+
+class _PickExactRepresentative(beam.DoFn):
+    # in / out / dropped are counted by pipelines.stages' base, like every stage's.
+    def process(self, element):
+        _, records = element
+        # Two passes over the (re-iterable, lazily paged) group: O(1) memory for a hot key.
+        best, size = None, 0
+        for record in records:
+            size += int(record.get("dedup_cluster_size") or 1)
+            if best is None or exact_rank(record) < exact_rank(best):
+                best = record
+        for record in records:
+            if record is best or record["event_id"] == best["event_id"]:
+                continue
+            yield beam.pvalue.TaggedOutput("duplicates", {
+                "record": strip_carried(record), "duplicate_of": best["event_id"],
+                "reason": EXACT_DUPLICATE, "similarity": 1.0,
+            })
+        yield {**best, "dedup_cluster_id": best["event_id"], "dedup_cluster_size": size}
+
+
+class DedupExact(beam.PTransform):
+    """records -> {"kept", "duplicates", "rejects"}: one record per normalized dedup text."""
+
+    def __init__(self, config: DedupConfig | None = None):
+        super().__init__()
+        self.config = config or DedupConfig()
+
+    def expand(self, records):
+        out = (
+            records
+            | "KeyByText" >> beam.Map(with_dedup_text)
+            | "GroupByText" >> beam.GroupByKey()
+            | "PickRepresentative" >> beam.ParDo(_PickExactRepresentative()).with_outputs(
+                "duplicates", main="kept")
+        )
+        rejects = out.duplicates | "Rejects" >> beam.Map(lambda d: duplicate_reject(EXACT_STAGE, d))
+        return {"kept": out.kept, "duplicates": out.duplicates, "rejects": rejects}
+
+
+# ---------------------------------------------------------------------------------------------
+# Near stage.
+
+
+class _SketchRecords(beam.DoFn):
+    """record -> "sketch" (node, sketch), "band" (band key, node), "index" (event_id, index
+    row). Batches a bundle's records per numpy call; the permutation arrays are built in
+    setup()."""
+
+    def __init__(self, config: DedupConfig):
+        self.config = config
+
+    def setup(self):
+        self.hasher = MinHasher(self.config.num_perm, self.config.seed)
+
+    def start_bundle(self):
+        self.buffer = []
+
+    def process(self, record, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        self.buffer.append((record, window, timestamp))
+        if len(self.buffer) >= self.config.sketch_batch:
+            yield from self._flush(windowed=False)
+
+    def finish_bundle(self):
+        yield from self._flush(windowed=True)
+
+    def _flush(self, windowed: bool):
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        sketched = sketch_records([record for record, _, _ in batch], self.config, self.hasher)
+        for (_, window, timestamp), (record, node, sketch, keys) in zip(
+                batch, sketched, strict=True):
+            outputs = [("sketch", (node, sketch)),
+                       ("index", (record["event_id"], index_row(record, sketch)))]
+            outputs += [("band", (key, node)) for key in keys]
+            for tag, value in outputs:
+                if windowed:  # finish_bundle emits explicitly windowed values
+                    yield beam.pvalue.TaggedOutput(
+                        tag, WindowedValue(value, timestamp, [window or GlobalWindow()]))
+                else:
+                    yield beam.pvalue.TaggedOutput(tag, value)
+
+
+class _PastSketches(beam.DoFn):
+    """dedup_index row -> "sketch" (node, sketch) and "band" (band key, node)."""
+
+    def __init__(self, config: DedupConfig):
+        self.config = config
+        self.counter = Metrics.counter(NEAR_STAGE, "past_in")
+
+    def process(self, row):
+        node, sketch, keys = past_sketch(row, self.config)
+        self.counter.inc()
+        yield beam.pvalue.TaggedOutput("sketch", (node, sketch))
+        for key in keys:
+            yield beam.pvalue.TaggedOutput("band", (key, node))
+
+
+class _PairBucket(beam.DoFn):
+    def __init__(self, config: DedupConfig):
+        self.config = config
+        self.pairs = Metrics.counter(NEAR_STAGE, "candidate_pairs")
+        self.oversized = Metrics.counter(NEAR_STAGE, "oversized_buckets")
+
+    def process(self, element):
+        _, members = element
+        pairs, oversized = graph.bucket_pairs(
+            members, self.config.bucket_all_pairs_max, self.config.bucket_anchors)
+        if oversized:
+            self.oversized.inc()
+        self.pairs.inc(len(pairs))
+        yield from pairs
+
+
+def _attach_first_sketch(element):
+    """CoGroupByKey on node a: send a's sketch to each distinct partner b."""
+    node, grouped = element
+    sketches = list(grouped["sketch"])
+    if not sketches:
+        return
+    for partner in set(grouped["partner"]):
+        yield partner, (node, sketches[0])
+
+
+class _VerifyPairs(beam.DoFn):
+    def __init__(self, config: DedupConfig):
+        self.threshold = config.threshold
+        self.verified = Metrics.counter(NEAR_STAGE, "verified_pairs")
+
+    def process(self, element):
+        node, grouped = element
+        sketches = list(grouped["sketch"])
+        if not sketches:
+            return
+        for other, other_sketch in grouped["probe"]:
+            similarity = pair_similarity(other_sketch, sketches[0], self.threshold)
+            if similarity >= self.threshold:
+                self.verified.inc()
+                yield other, node, similarity
+
+
+class _AssignClusters(beam.DoFn):
+    def __init__(self):
+        self.unresolved = Metrics.counter(NEAR_STAGE, "cc_unresolved")
+
+    def process(self, element):
+        fates, unresolved = graph.assign_fates(element)
+        if unresolved:
+            self.unresolved.inc()
+        yield from fates
+
+
+class _EmitFates(beam.DoFn):
+    def process(self, element):
+        event_id, grouped = element
+        fates = list(grouped["fate"])
+        duplicate = next((fate for fate in fates if fate[0] == "duplicate"), None)
+        grow = sum(fate[1] for fate in fates if fate[0] == "grow")
+        index = next(iter(grouped["index"]), None)
+        for record in grouped["record"]:
+            if duplicate is not None:
+                yield beam.pvalue.TaggedOutput("duplicates", {
+                    "record": record, "duplicate_of": duplicate[1],
+                    "reason": NEAR_DUPLICATE, "similarity": float(duplicate[2]),
+                })
+                continue
+            size = int(record.get("dedup_cluster_size") or 1) + grow
+            yield {**record, "dedup_cluster_id": event_id, "dedup_cluster_size": size}
+            if index is not None:
+                yield beam.pvalue.TaggedOutput("index", index)
+
+
+def _connected_components(edges, rounds: int):
+    """Verified edges (a, b, similarity) -> fates (event_id, fate), see graph.py."""
+    messages = (
+        edges
+        | "BothDirections" >> beam.FlatMap(
+            lambda edge: [(edge[0], (edge[1], edge[2])), (edge[1], (edge[0], edge[2]))])
+        | "GroupEdges" >> beam.GroupByKey()
+        | "InitLabels" >> beam.FlatMap(graph.initial_messages)
+    )
+    for round_index in range(rounds):
+        messages = (
+            messages
+            | f"GroupLabels{round_index}" >> beam.GroupByKey()
+            | f"UpdateLabels{round_index}" >> beam.FlatMap(graph.update_label)
+            | f"GroupAsks{round_index}" >> beam.GroupByKey()
+            | f"AnswerAsks{round_index}" >> beam.FlatMap(graph.answer_asks)
+        )
+    return (
+        messages
+        | "GroupFinalLabels" >> beam.GroupByKey()
+        | "FinalLabels" >> beam.FlatMap(graph.update_label)
+        | "DropLabelMessages" >> beam.Filter(lambda kv: kv[1][0] != "label")
+        | "GroupRoots" >> beam.GroupByKey()
+        | "ResolveRoots" >> beam.FlatMap(graph.resolve_roots)
+        | "GroupFates" >> beam.GroupByKey()
+        | "AssignClusters" >> beam.ParDo(_AssignClusters())
+    )
+
+
+class DedupNearDuplicates(beam.PTransform):
+    """records -> {"kept", "duplicates", "rejects", "index"}: one record per near-duplicate
+    cluster.
+
+    ``past_index``: earlier days' dedup_index rows (at least ``INDEX_COLUMNS``); a record near
+    one of them is dropped as its duplicate (past records always win), verified exactly.
+    """
+
+    def __init__(self, config: DedupConfig | None = None,
+                 past_index: beam.PCollection | None = None):
+        super().__init__()
+        self.config = config or DedupConfig()
+        self.past_index = past_index
+
+    def expand(self, records):
+        config = self.config
+        today = records | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
+            "sketch", "band", "index")
+        sketches, bands = [today.sketch], [today.band]
+        if self.past_index is not None:
+            past = self.past_index | "SketchPast" >> beam.ParDo(
+                _PastSketches(config)).with_outputs("sketch", "band")
+            sketches.append(past.sketch)
+            bands.append(past.band)
+        sketch_by_node = tuple(sketches) | "AllSketches" >> beam.Flatten()
+        pairs = (
+            tuple(bands)
+            | "AllBands" >> beam.Flatten()
+            | "GroupByBand" >> beam.GroupByKey()
+            | "PairBuckets" >> beam.ParDo(_PairBucket(config))
+        )
+        probes = (
+            {"sketch": sketch_by_node, "partner": pairs}
+            | "JoinFirst" >> beam.CoGroupByKey()
+            | "AttachFirst" >> beam.FlatMap(_attach_first_sketch)
+        )
+        edges = (
+            {"sketch": sketch_by_node, "probe": probes}
+            | "JoinSecond" >> beam.CoGroupByKey()
+            | "Verify" >> beam.ParDo(_VerifyPairs(config))
+        )
+        fates = _connected_components(edges, config.cc_rounds)
+        out = (
+            {
+                "record": records | "KeyById" >> beam.Map(
+                    lambda r: (r["event_id"], strip_carried(r))),
+                "index": today.index,
+                "fate": fates,
+            }
+            | "JoinFates" >> beam.CoGroupByKey()
+            | "EmitFates" >> beam.ParDo(_EmitFates()).with_outputs(
+                "duplicates", "index", main="kept")
+        )
+        rejects = out.duplicates | "Rejects" >> beam.Map(lambda d: duplicate_reject(NEAR_STAGE, d))
+        return {"kept": out.kept, "duplicates": out.duplicates, "rejects": rejects,
+                "index": out.index}
