@@ -1,6 +1,7 @@
 """Erasure: every deletion request removes the user's rows everywhere, with a tombstone as proof.
 
     python -m pipelines.erase --warehouse DIR [--as-of YYYY-MM-DD] [--tracking-uri URI]
+        [--landing DIR [--pseudonym-key-file F] [--landing-retention-days N]]
 
 For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tombstone in the
 ``deletions`` table, the job
@@ -14,7 +15,13 @@ For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tom
    datasets ``stale`` in their manifest (reason, erased pseudonym count; never an id);
 3. tags every MLflow model version whose ``dataset_id`` tag names a stale dataset with
    ``contains_erased_user_data=true`` so that the promotion gate refuses it;
-4. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+4. with ``--landing``: rewrites every landing file holding a line of an erased user without
+   those lines (``pipelines.landing_erasure``; the lines are found by pseudonymizing their raw
+   ``user_id`` with the key ring, which must be the warehouse's);
+5. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+
+With ``--landing-retention-days N`` it then deletes the curated landing days more than N days
+before ``--as-of`` (default: the latest curated day).
 
 ``deletion_requests`` rows stay: they hold only (event_id, pseudonym, requested_at), and the
 curation job reads them to drop the user's later arrivals at ingest. Every run also sweeps rows of
@@ -32,6 +39,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -44,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import schemas, warehouse
+from pipelines import landing_erasure, pseudonym, schemas, warehouse
 
 log = logging.getLogger("pipelines.erase")
 
@@ -81,6 +89,8 @@ class EraseConfig:
     dataset_user_columns: tuple[str, ...] = ("user_pseudonym", "rejected_user_pseudonym")
     # Parquet writer settings of rewritten partitions; zstd like the rest of the warehouse.
     compression: str = "zstd"
+    # How landing files are scanned and rewritten (used when a landing root is given).
+    landing: landing_erasure.LandingConfig = landing_erasure.LandingConfig()
 
 
 class EraseError(RuntimeError):
@@ -386,17 +396,22 @@ def tag_models(uri: str | None, stale_ids: set[str], as_of: str) -> dict[str, li
     if uri is None or not stale_ids:
         return tagged
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for version in model_versions(uri):
-        dataset_id = version["tags"].get("dataset_id")
-        if dataset_id not in stale_ids:
-            continue
-        if version["tags"].get(ERASED_TAG) != "true":
-            client.set_model_version_tag(version["name"], str(version["version"]), ERASED_TAG, "true")
-            client.set_model_version_tag(version["name"], str(version["version"]),
-                                         "erased_data_as_of", as_of)
-        tagged[dataset_id].append(f"{version['name']}/{version['version']}")
+    try:
+        for version in model_versions(uri):
+            dataset_id = version["tags"].get("dataset_id")
+            if dataset_id not in stale_ids:
+                continue
+            if version["tags"].get(ERASED_TAG) != "true":
+                name, number = version["name"], str(version["version"])
+                client.set_model_version_tag(name, number, ERASED_TAG, "true")
+                client.set_model_version_tag(name, number, "erased_data_as_of", as_of)
+            tagged[dataset_id].append(f"{version['name']}/{version['version']}")
+    except MlflowException as exc:
+        raise EraseError(f"cannot tag model versions in the registry {uri}: "
+                         f"{one_line(exc)}; fix it or pass --tracking-uri, then rerun") from exc
     return tagged
 
 
@@ -413,8 +428,8 @@ def _load_plans(wh: str) -> dict[str, dict]:
     merged: dict[str, dict] = {}
     for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
         with FileSystems.open(path) as handle:
-            for pseudonym, entry in json.loads(handle.read().decode())["users"].items():
-                merged.setdefault(pseudonym, entry)
+            for user, entry in json.loads(handle.read().decode())["users"].items():
+                merged.setdefault(user, entry)
     return merged
 
 
@@ -431,9 +446,20 @@ def _write_plan(wh: str, plan_id: str, users: dict[str, dict]) -> str:
 
 
 def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig(),
-          tracking_uri: str | None = None) -> dict:
-    """Complete every pending deletion request; returns a summary (no raw ids, no pseudonyms)."""
+          tracking_uri: str | None = None, landing: str | None = None,
+          key_ring: list[bytes] | None = None) -> dict:
+    """Complete every pending deletion request; returns a summary (no raw ids, no pseudonyms).
+
+    With ``landing`` (a local landing root) and ``key_ring`` (the warehouse's key ring), the
+    erased users' lines also leave the landing zone; a ring that is not the warehouse's is
+    refused (``pseudonym.KeyMismatch``) before anything changes.
+    """
     wh = wh.rstrip("/")
+    if landing is not None:
+        if not key_ring:
+            raise EraseError("erasing from the landing zone needs the key ring: pass "
+                             f"--pseudonym-key-file or set ${pseudonym.KEY_ENV}")
+        pseudonym.ensure_key_fingerprint(wh, key_ring)
     as_of = as_of or latest_request_date(wh)
     if as_of is None:
         return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
@@ -453,15 +479,15 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     dataset_hits = find_dataset_rows(wh, erased, config)
     planned = _load_plans(wh)
     users: dict[str, dict] = {}
-    for pseudonym in sorted(pending_users):
-        if pseudonym in planned:
-            users[pseudonym] = planned[pseudonym]
+    for user in sorted(pending_users):
+        if user in planned:
+            users[user] = planned[user]
             continue
-        rows_removed = {t: sum(h.rows_by_pseudonym.get(pseudonym, 0) for h in hits if h.table == t)
+        rows_removed = {t: sum(h.rows_by_pseudonym.get(user, 0) for h in hits if h.table == t)
                         for t in config.user_tables}
         datasets = sorted(d for d, files in dataset_hits.items()
-                          if any(pseudonym in found for found in files.values()))
-        users[pseudonym] = {"rows_removed": rows_removed, "datasets": datasets}
+                          if any(user in found for found in files.values()))
+        users[user] = {"rows_removed": rows_removed, "datasets": datasets}
     if pending:
         _write_plan(wh, _digest(sorted(r["event_id"] for r in pending), as_of), users)
 
@@ -489,15 +515,19 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     # 4. models trained on any stale dataset
     tagged = tag_models(registry_uri(wh, tracking_uri), set(stale_dataset_ids(wh)), as_of)
 
-    # 5. tombstones (the first request of a user carries the counts; a repeat request gets zeros)
+    # 5. the raw lines in the landing zone (every erased user: later arrivals are swept too)
+    landing_summary = (landing_erasure.erase_landing(landing, key_ring, erased, config.landing)
+                       if landing is not None else None)
+
+    # 6. tombstones (the first request of a user carries the counts; a repeat request gets zeros)
     if pending:
         new_rows, seen = [], set()
         for request in pending:
-            pseudonym = request["user_pseudonym"]
-            entry = users[pseudonym] if pseudonym not in seen else {"rows_removed": {}, "datasets": []}
-            seen.add(pseudonym)
+            user = request["user_pseudonym"]
+            entry = users[user] if user not in seen else {"rows_removed": {}, "datasets": []}
+            seen.add(user)
             new_rows.append({
-                "user_pseudonym": pseudonym,
+                "user_pseudonym": user,
                 "request_event_id": request["event_id"],
                 "requested_at": request["requested_at"],
                 "completed_at": completed_at(as_of, request["requested_at"]),
@@ -523,6 +553,8 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         "datasets_marked_stale": sorted(dataset_hits),
         "model_versions_tagged": sorted({v for vs in tagged.values() for v in vs}),
     }
+    if landing_summary is not None:
+        summary["landing"] = landing_summary
     return summary
 
 
@@ -548,29 +580,78 @@ def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig
 # CLI
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.erase", description=__doc__.splitlines()[0])
+def one_line(exc: BaseException) -> str:
+    """An exception as one line (Beam's filesystem errors span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _is_day(value: str) -> bool:
+    """Exactly YYYY-MM-DD (``fromisoformat`` alone also takes 20261102 and 2026-W44-1)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.erase",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", required=True, help="warehouse root")
     parser.add_argument("--as-of", default=None,
                         help="complete requests of partitions up to this day, YYYY-MM-DD "
                              "(default: the latest deletion_requests partition)")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow registry (default: $MLFLOW_TRACKING_URI, else WAREHOUSE/mlflow.db)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--landing", default=None,
+                        help="local landing root: also remove the erased users' raw lines there")
+    parser.add_argument("--pseudonym-key-file", default=None,
+                        help=f"the warehouse's key ring (with --landing); else ${pseudonym.KEY_ENV}")
+    parser.add_argument("--landing-retention-days", type=int, default=None,
+                        help="with --landing: delete curated landing days more than N days before "
+                             "--as-of (default: the latest curated day)")
+    return parser
+
+
+def _run(args) -> dict:
+    key_ring = pseudonym.load_key_ring(args.pseudonym_key_file) if args.landing else None
+    summary = erase(args.warehouse, args.as_of, tracking_uri=args.tracking_uri,
+                    landing=args.landing, key_ring=key_ring)
+    if args.landing_retention_days is not None:
+        as_of = args.as_of or landing_erasure.latest_curated_day(args.warehouse)
+        if as_of is None:
+            raise EraseError(f"no curated day in {args.warehouse} to count the landing retention "
+                             "from; pass --as-of")
+        summary["landing_retention"] = landing_erasure.apply_retention(
+            args.landing, args.warehouse, as_of, args.landing_retention_days)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.as_of:
-        try:
-            date.fromisoformat(args.as_of)
-        except ValueError:
-            print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
-            return 2
+    if args.as_of and not _is_day(args.as_of):
+        print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
     if "://" not in args.warehouse and not Path(args.warehouse).is_dir():
         print(f"error: warehouse {args.warehouse} is not a directory", file=sys.stderr)
         return 2
+    if args.landing_retention_days is not None and not args.landing:
+        print("error: --landing-retention-days needs --landing DIR", file=sys.stderr)
+        return 2
     try:
-        summary = erase(args.warehouse, args.as_of, tracking_uri=args.tracking_uri)
+        summary = _run(args)
+    except (pseudonym.MissingKey, landing_erasure.LandingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except EraseError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged storage
+        print(f"error: {one_line(exc)}; fix it and rerun: the erasure completes where it stopped",
+              file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
