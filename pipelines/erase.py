@@ -52,16 +52,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines import erase_downstream as downstream
 from pipelines import landing_erasure, pseudonym, schemas, warehouse
+
+# The dataset layout and the model tag, named here too for callers of this module's API.
+from pipelines.erase_downstream import DATASETS_DIR, ERASED_TAG, MANIFEST, dataset_dirs  # noqa: F401
 
 log = logging.getLogger("pipelines.erase")
 
 DELETIONS_TABLE = "deletions"
 PLAN_DIR = "_erase"
-DATASETS_DIR = "datasets"
-MANIFEST = "manifest.json"
-ERASED_TAG = "contains_erased_user_data"
-STALE_REASON = "contains_erased_user_data"
 
 DELETIONS = pa.schema(
     [
@@ -131,20 +131,6 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Requests and tombstones
 
@@ -196,10 +182,6 @@ class FileHits:
     rows_by_pseudonym: dict[str, int]
 
 
-def _in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
-    return pc.fill_null(pc.is_in(column, value_set=values), False)
-
-
 def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[FileHits], dict[str, str]]:
     """Files holding rows of ``erased`` pseudonyms, with masks and per-user counts.
 
@@ -214,7 +196,7 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
     for files in warehouse.partition_files(wh, "interactions").values():
         for path in files:
             table = _read_parquet(path, ["event_id", "user_pseudonym"])
-            mask = _in(table["user_pseudonym"], erased_values)
+            mask = downstream.member_mask(table["user_pseudonym"], erased_values)
             for row in table.filter(mask).to_pylist():
                 owner_of_interaction[row["event_id"]] = row["user_pseudonym"]
     erased_ids = pa.array(sorted(owner_of_interaction), pa.string())
@@ -227,10 +209,10 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
                 if "user_pseudonym" not in table.column_names:
                     raise EraseError(f"{path} has no user_pseudonym column; table '{table_name}' "
                                      "does not follow pipelines/schemas.py")
-                mask = _in(table["user_pseudonym"], erased_values)
+                mask = downstream.member_mask(table["user_pseudonym"], erased_values)
                 for column in reference_columns:
                     if column in table.column_names:
-                        mask = pc.or_(mask, _in(table[column], erased_ids))
+                        mask = pc.or_(mask, downstream.member_mask(table[column], erased_ids))
                 mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
                 if not pc.any(mask).as_py():
                     continue
@@ -278,144 +260,6 @@ def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Datasets
-
-
-def dataset_dirs(wh: str) -> list[Path]:
-    root = Path(wh) / DATASETS_DIR
-    if "://" in wh or not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir()
-                  if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file())
-
-
-def find_dataset_rows(wh: str, erased: set[str], config: EraseConfig) -> dict[str, dict[str, set[str]]]:
-    """dataset id -> {relative parquet path -> erased pseudonyms found in it}."""
-    found: dict[str, dict[str, set[str]]] = {}
-    if not erased:
-        return found
-    values = pa.array(sorted(erased), pa.string())
-    for folder in dataset_dirs(wh):
-        for path in sorted(folder.rglob("*.parquet")):
-            names = pq.ParquetFile(path).schema_arrow.names
-            columns = [c for c in config.dataset_user_columns if c in names]
-            if not columns:
-                continue
-            table = pq.read_table(path, columns=columns)
-            users = set()
-            for column in columns:
-                users |= {u for u in table[column].filter(_in(table[column], values)).to_pylist()}
-            if users:
-                found.setdefault(folder.name, {})[path.relative_to(folder).as_posix()] = users
-    return found
-
-
-def scrub_dataset(folder: Path, files: list[str], erased: set[str], config: EraseConfig) -> int:
-    """Drop the erased users' rows from ``files`` of one dataset; returns rows removed."""
-    values = pa.array(sorted(erased), pa.string())
-    removed = 0
-    for relative in files:
-        path = folder / relative
-        table = pq.read_table(path)
-        mask = None
-        for column in config.dataset_user_columns:
-            if column in table.column_names:
-                hit = _in(table[column], values)
-                mask = hit if mask is None else pc.or_(mask, hit)
-        if mask is None:
-            continue
-        kept = table.filter(pc.invert(mask))
-        removed += table.num_rows - kept.num_rows
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(kept, tmp, compression=config.compression)
-        os.replace(tmp, path)
-    return removed
-
-
-def mark_stale(folder: Path, *, erased_pseudonym_count: int, as_of: str) -> dict:
-    """Rewrite the manifest (atomically) as stale; the file hashes follow the scrubbed files.
-
-    ``counts`` and the id keep describing the dataset as built; ``files`` hashes describe it now.
-    """
-    before = (folder / MANIFEST).read_text()
-    manifest = json.loads(before)
-    manifest["stale"] = True
-    manifest["stale_reason"] = STALE_REASON
-    manifest[ERASED_TAG] = True  # training.data.DatasetRef reads this key
-    manifest["erased_pseudonym_count"] = erased_pseudonym_count
-    manifest.setdefault("stale_since", as_of)
-    if isinstance(manifest.get("files"), dict):
-        manifest["files"] = {rel: _sha256_file(folder / rel) for rel in manifest["files"]
-                             if (folder / rel).is_file()}
-    after = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
-    if after != before:
-        _atomic_write_text(folder / MANIFEST, after)
-    return manifest
-
-
-def stale_dataset_ids(wh: str) -> list[str]:
-    return [d.name for d in dataset_dirs(wh)
-            if json.loads((d / MANIFEST).read_text()).get(ERASED_TAG)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Models (MLflow registry)
-
-
-def registry_uri(wh: str, explicit: str | None = None) -> str | None:
-    """The registry the training package writes to; None when there is none yet."""
-    if explicit:
-        return explicit
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    db = Path(wh).resolve() / "mlflow.db"
-    return f"sqlite:///{db}" if "://" not in wh and db.is_file() else None
-
-
-def model_versions(uri: str | None) -> list[dict]:
-    """Every registered model version: {name, version, tags, aliases, run_id}."""
-    if uri is None:
-        return []
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    out, token = [], None
-    while True:
-        page = client.search_model_versions(page_token=token)
-        out.extend({"name": v.name, "version": int(v.version), "tags": dict(v.tags or {}),
-                    "aliases": list(v.aliases or []), "run_id": v.run_id} for v in page)
-        token = page.token
-        if not token:
-            break
-    return sorted(out, key=lambda v: (v["name"], v["version"]))
-
-
-def tag_models(uri: str | None, stale_ids: set[str], as_of: str) -> dict[str, list[str]]:
-    """Tag versions trained on a stale dataset; returns dataset id -> ["name/version", ...]."""
-    tagged: dict[str, list[str]] = defaultdict(list)
-    if uri is None or not stale_ids:
-        return tagged
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        for version in model_versions(uri):
-            dataset_id = version["tags"].get("dataset_id")
-            if dataset_id not in stale_ids:
-                continue
-            if version["tags"].get(ERASED_TAG) != "true":
-                name, number = version["name"], str(version["version"])
-                client.set_model_version_tag(name, number, ERASED_TAG, "true")
-                client.set_model_version_tag(name, number, "erased_data_as_of", as_of)
-            tagged[dataset_id].append(f"{version['name']}/{version['version']}")
-    except MlflowException as exc:
-        raise EraseError(f"cannot tag model versions in the registry {uri}: "
-                         f"{one_line(exc)}; fix it or pass --tracking-uri, then rerun") from exc
-    return tagged
-
-
-# ---------------------------------------------------------------------------------------------
 # Plan (survives a crash between the first rewrite and the tombstones)
 
 
@@ -443,6 +287,45 @@ def _write_plan(wh: str, plan_id: str, users: dict[str, dict]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The job
+
+
+def _measure(wh: str, pending_users: set[str], hits: list[FileHits],
+             dataset_hits: dict[str, dict[str, set[str]]], config: EraseConfig) -> dict[str, dict]:
+    """pseudonym -> {rows_removed by table, datasets holding it}: from an interrupted run's plan
+    when there is one (a rerun after a partial rewrite would count only what was left)."""
+    planned = _load_plans(wh)
+    users: dict[str, dict] = {}
+    for user in sorted(pending_users):
+        if user in planned:
+            users[user] = planned[user]
+            continue
+        rows_removed = {t: sum(h.rows_by_pseudonym.get(user, 0) for h in hits if h.table == t)
+                        for t in config.user_tables}
+        datasets = sorted(d for d, files in dataset_hits.items()
+                          if any(user in found for found in files.values()))
+        users[user] = {"rows_removed": rows_removed, "datasets": datasets}
+    return users
+
+
+def _tombstone_rows(pending: list[dict], users: dict[str, dict], tagged: dict[str, list[str]],
+                    as_of: str, config: EraseConfig) -> list[dict]:
+    """One row per request: the first request of a user carries the counts, a repeat gets zeros."""
+    rows, seen = [], set()
+    for request in pending:
+        user = request["user_pseudonym"]
+        entry = users[user] if user not in seen else {"rows_removed": {}, "datasets": []}
+        seen.add(user)
+        rows.append({
+            "user_pseudonym": user,
+            "request_event_id": request["event_id"],
+            "requested_at": request["requested_at"],
+            "completed_at": completed_at(as_of, request["requested_at"]),
+            "rows_removed": sorted({t: entry["rows_removed"].get(t, 0)
+                                    for t in config.user_tables}.items()),
+            "datasets_marked_stale": entry["datasets"],
+            "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
+        })
+    return rows
 
 
 def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig(),
@@ -473,70 +356,33 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     pending_users = {r["user_pseudonym"] for r in pending}
     erased = pending_users | {t["user_pseudonym"] for t in tombstones}
 
-    # 1. measure before anything changes, and remember it across a crash: a rerun after a
-    #    partial rewrite would otherwise count only what was left
+    # 1. measure before anything changes, and remember it across a crash
     hits, _ = find_rows(wh, erased, config)
-    dataset_hits = find_dataset_rows(wh, erased, config)
-    planned = _load_plans(wh)
-    users: dict[str, dict] = {}
-    for user in sorted(pending_users):
-        if user in planned:
-            users[user] = planned[user]
-            continue
-        rows_removed = {t: sum(h.rows_by_pseudonym.get(user, 0) for h in hits if h.table == t)
-                        for t in config.user_tables}
-        datasets = sorted(d for d, files in dataset_hits.items()
-                          if any(user in found for found in files.values()))
-        users[user] = {"rows_removed": rows_removed, "datasets": datasets}
+    dataset_hits = downstream.find_dataset_rows(wh, erased, config.dataset_user_columns)
+    users = _measure(wh, pending_users, hits, dataset_hits, config)
     if pending:
         _write_plan(wh, _digest(sorted(r["event_id"] for r in pending), as_of), users)
 
     # 2. datasets: drop the rows, mark the manifest stale (both idempotent)
-    holders: dict[str, int] = defaultdict(int)  # dataset -> erased users it ever held
-    for tombstone in tombstones:
-        for dataset_id in tombstone["datasets_marked_stale"] or []:
-            holders[dataset_id] += 1
-    for entry in users.values():
-        for dataset_id in entry["datasets"]:
-            holders[dataset_id] += 1
-    dataset_rows_removed = 0
-    for dataset_id in sorted(set(holders) | set(dataset_hits)):
-        folder = Path(wh) / DATASETS_DIR / dataset_id
-        if not (folder / MANIFEST).is_file():
-            continue  # deleted since: nothing left to mark
-        files = sorted(dataset_hits.get(dataset_id, {}))
-        dataset_rows_removed += scrub_dataset(folder, files, erased, config)
-        mark_stale(folder, erased_pseudonym_count=max(holders[dataset_id], 1), as_of=as_of)
+    dataset_rows_removed = downstream.scrub_datasets(
+        wh, dataset_hits, erased, tombstones, users, as_of,
+        columns=config.dataset_user_columns, compression=config.compression)
 
     # 3. warehouse partitions
     run_ids = rewrite_partitions(wh, hits, erased, config)
     swept = sum(n for hit in hits for p, n in hit.rows_by_pseudonym.items() if p not in pending_users)
 
     # 4. models trained on any stale dataset
-    tagged = tag_models(registry_uri(wh, tracking_uri), set(stale_dataset_ids(wh)), as_of)
+    tagged = downstream.tag_models(downstream.registry_uri(wh, tracking_uri),
+                                  set(downstream.stale_dataset_ids(wh)), as_of)
 
     # 5. the raw lines in the landing zone (every erased user: later arrivals are swept too)
     landing_summary = (landing_erasure.erase_landing(landing, key_ring, erased, config.landing)
                        if landing is not None else None)
 
-    # 6. tombstones (the first request of a user carries the counts; a repeat request gets zeros)
+    # 6. tombstones, last: a request is completed only when everything else is done
     if pending:
-        new_rows, seen = [], set()
-        for request in pending:
-            user = request["user_pseudonym"]
-            entry = users[user] if user not in seen else {"rows_removed": {}, "datasets": []}
-            seen.add(user)
-            new_rows.append({
-                "user_pseudonym": user,
-                "request_event_id": request["event_id"],
-                "requested_at": request["requested_at"],
-                "completed_at": completed_at(as_of, request["requested_at"]),
-                "rows_removed": sorted({t: entry["rows_removed"].get(t, 0)
-                                        for t in config.user_tables}.items()),
-                "datasets_marked_stale": entry["datasets"],
-                "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
-            })
-        commit_tombstones(wh, as_of, new_rows, config)
+        commit_tombstones(wh, as_of, _tombstone_rows(pending, users, tagged, as_of, config), config)
     for path in warehouse.list_files(warehouse.join(wh, PLAN_DIR, "plan-*.json")):
         FileSystems.delete([path])
 
@@ -646,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     except (pseudonym.MissingKey, landing_erasure.LandingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except EraseError as exc:
+    except (EraseError, downstream.RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged storage

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import erase, pseudonym, warehouse
+from pipelines import erase, erase_downstream, pseudonym, warehouse
 
 FINGERPRINT_META = b"flywheel.key_fingerprint"
 
@@ -189,8 +189,8 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
         if to_commit:
             warehouse.commit(wh, run_id, dt, to_commit)
 
-    for folder in erase.dataset_dirs(wh):
-        manifest_path = folder / erase.MANIFEST
+    for folder in erase_downstream.dataset_dirs(wh):
+        manifest_path = folder / erase_downstream.MANIFEST
         manifest = json.loads(manifest_path.read_text())
         for path in sorted(folder.rglob("*.parquet")):
             data = path.read_bytes()
@@ -201,10 +201,10 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
             os.replace(tmp, path)
             rotated["datasets"] += 1
         if isinstance(manifest.get("files"), dict):
-            manifest["files"] = {rel: erase._sha256_file(folder / rel) for rel in manifest["files"]
+            manifest["files"] = {rel: erase_downstream.sha256_file(folder / rel) for rel in manifest["files"]
                                  if (folder / rel).is_file()}
         manifest["key_fingerprint"] = new_fp
-        erase._atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+        erase_downstream.atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
     epochs[-1]["state"] = "complete"
     pseudonym.write_key_epochs(wh, epochs)
