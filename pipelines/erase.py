@@ -342,6 +342,7 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         if not key_ring:
             raise EraseError("erasing from the landing zone needs the key ring: pass "
                              f"--pseudonym-key-file or set ${pseudonym.KEY_ENV}")
+        landing_erasure.landing_root(landing)  # a mistyped path fails before anything changes
         pseudonym.ensure_key_fingerprint(wh, key_ring)
     as_of = as_of or latest_request_date(wh)
     if as_of is None:
@@ -486,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.landing_retention_days is not None and not args.landing:
         print("error: --landing-retention-days needs --landing DIR", file=sys.stderr)
+        return 2
+    if args.landing_retention_days is not None and args.landing_retention_days < 0:
+        print(f"error: --landing-retention-days {args.landing_retention_days} is negative; pass "
+              "0 or more", file=sys.stderr)
         return 2
     try:
         summary = _run(args)

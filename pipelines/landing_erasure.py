@@ -48,8 +48,9 @@ _USER_ID_PAIR = re.compile(rb'"user_id"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 @dataclass(frozen=True)
 class LandingConfig:
-    # The names the curation job reads (pipelines.transforms.ReadLandingLines). Dot-files are
-    # scanned too: an application's unfinished segment holds raw data all the same.
+    # The names the curation job reads (pipelines.transforms.ReadLandingLines), dot-files
+    # included. A segment still being written (the gateway's ".jsonl.open") is never touched:
+    # rewriting it would lose its next appends; it is swept by the first run after it is published.
     suffixes: tuple[str, ...] = (".jsonl", ".jsonl.gz")
     # A line up to this size is parsed as JSON; of a longer one (curation rejects it) only the
     # first max_line_bytes are searched. Memory stays bounded whatever the input.
@@ -66,7 +67,8 @@ class LandingError(RuntimeError):
     """A landing operation that cannot go ahead; the message names the value and the fix."""
 
 
-def _root(landing: str) -> Path:
+def landing_root(landing: str) -> Path:
+    """The landing root as a resolved local folder; LandingError when it is not one."""
     if "://" in landing:
         raise LandingError(f"landing erasure and retention work on local folders only, not "
                            f"{landing}; run them where the landing zone is mounted")
@@ -80,7 +82,7 @@ def _root(landing: str) -> Path:
 def landing_files(landing: str, config: LandingConfig = LandingConfig()) -> list[Path]:
     """Every regular landing file of ``dt=*/`` with a landing suffix; a symlink counts as its
     target when that stays inside the landing root, and is skipped when it leaves it."""
-    root = _root(landing)
+    root = landing_root(landing)
     found: set[Path] = set()
     for day in sorted(root.glob("dt=*")):
         if day.is_symlink() or not day.is_dir():
@@ -222,7 +224,7 @@ def erase_landing(landing: str, ring: list[bytes], erased: set[str],
     damaged cannot be rewritten line by line; it is counted in ``unreadable_files`` and left as
     it is (retention deletes it with its day).
     """
-    root = _root(landing)
+    root = landing_root(landing)
     _clear_debris(root)
     summary = {"files_scanned": 0, "files_rewritten": 0, "lines_removed": 0,
                "unreadable_files": 0}
@@ -280,7 +282,7 @@ def apply_retention(landing: str, wh: str, as_of: str, retention_days: int,
     """
     if retention_days < 0:
         raise LandingError(f"--landing-retention-days {retention_days} is negative; pass 0 or more")
-    root = _root(landing)
+    root = landing_root(landing)
     _clear_debris(root)
     cutoff = date.fromisoformat(as_of) - timedelta(days=retention_days)
     curated = curated_days(wh, config)

@@ -239,11 +239,17 @@ def test_cli_erases_landing_and_applies_retention(world, tmp_path, capsys):
     (["--landing-retention-days", "3"], "error: --landing-retention-days needs --landing DIR"),
     (["--as-of", "20261102"], "error: --as-of '20261102' is not YYYY-MM-DD"),
     (["--as-of", "2026-W44-1"], "error: --as-of '2026-W44-1' is not YYYY-MM-DD"),
+    (["--landing", "/no/such/landing"], "error: landing /no/such/landing is not a directory; "
+     "pass the landing root (the folder holding dt=YYYY-MM-DD/)"),
+    (["--landing", "/no/such/landing", "--landing-retention-days", "-1"],
+     "error: --landing-retention-days -1 is negative; pass 0 or more"),
 ])
-def test_cli_usage_errors_are_one_line(world, capsys, argv, message):
+def test_cli_usage_errors_are_one_line_and_change_nothing(world, capsys, argv, message):
     wh = world[0]
+    before = tree_hashes(wh)
     assert erase.main(["--warehouse", str(wh), *argv]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [message]
+    assert tree_hashes(wh) == before
 
 
 def test_cli_key_errors_are_one_line(world, tmp_path, capsys):
