@@ -98,6 +98,19 @@ def test_a_key_ring_that_is_not_the_warehouses_is_refused_before_anything_change
     assert (tree_hashes(landing), tree_hashes(wh)) == before
 
 
+def test_after_a_rotation_the_whole_ring_finds_the_users_lines(world):
+    from pipelines import rotate_key
+
+    wh, landing, ring, victims = world
+    new_key = b"rotated-key-not-secret-fedcba9876543210"
+    rotate_key.rotate(str(wh), ring, new_key)
+    with pytest.raises(pseudonym.KeyMismatch):
+        erase_with_landing(wh, landing, ring)  # the old key alone would match nobody now
+    summary = erase_with_landing(wh, landing, [*ring, new_key])
+    assert summary["landing"]["lines_removed"] > 0
+    assert not any(mentions(x, victims) for lines in landing_lines(landing).values() for x in lines)
+
+
 def test_rewrite_keeps_other_lines_byte_for_byte_whatever_they_hold(tmp_path):
     """Lines curation rejects still hold the raw id: malformed JSON, duplicate keys, an escaped
     key, a line over the parse cap. Other users' lines keep CRLF, odd spacing, no final newline."""
