@@ -17,6 +17,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pipelines import erase_downstream as downstream
+
 
 def _erase():
     """pipelines.erase, imported on first use: it loads Beam's filesystems (about a second),
@@ -74,9 +76,9 @@ def _deletion_row(event_id, pseudonym, requested_at, tombstone) -> dict[str, Any
 
 
 def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
-    path = wh / _erase().DATASETS_DIR / dataset_id / _erase().MANIFEST
+    path = wh / downstream.DATASETS_DIR / dataset_id / downstream.MANIFEST
     if dataset_id.startswith(".") or "/" in dataset_id or not path.is_file():
-        known = ", ".join(d.name for d in _erase().dataset_dirs(str(wh))) or "none"
+        known = ", ".join(d.name for d in downstream.dataset_dirs(str(wh))) or "none"
         raise GovernanceError(f"unknown dataset id '{dataset_id}' (known: {known})")
     return json.loads(path.read_text())
 
@@ -102,7 +104,7 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
         if not path.is_file():
             state = "missing"
         else:
-            state = "same" if _erase()._sha256_file(path) == source.get("sha256") else "changed"
+            state = "same" if downstream.sha256_file(path) == source.get("sha256") else "changed"
         rows.append({
             "dataset_id": dataset_id,
             "table": source["table"],
@@ -118,11 +120,11 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
 
 
 def _version(wh: str, name: str, version: int | str, tracking_uri: str | None) -> dict[str, Any]:
-    uri = _erase().registry_uri(wh, tracking_uri)
+    uri = downstream.registry_uri(wh, tracking_uri)
     if uri is None:
         raise GovernanceError(f"no model registry: {Path(wh) / 'mlflow.db'} does not exist and "
                               "MLFLOW_TRACKING_URI is unset (train a model first, or pass --tracking-uri)")
-    versions = _erase().model_versions(uri)
+    versions = downstream.model_versions(uri)
     for entry in versions:
         if entry["name"] == name and str(entry["version"]) == str(version):
             return entry
@@ -141,7 +143,7 @@ def model_lineage(wh: str | Path, name: str, version: int | str,
     manifest = _manifest(Path(wh), dataset_id)
     head = {
         "model": f"{name}/{entry['version']}",
-        "contains_erased_user_data": entry["tags"].get(_erase().ERASED_TAG) == "true",
+        "contains_erased_user_data": entry["tags"].get(downstream.ERASED_TAG) == "true",
         "dataset_stale": bool(manifest.get("stale")),
     }
     return [{**head, **row} for row in dataset_sources(wh, dataset_id)]
@@ -151,7 +153,7 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
                     tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """The model versions (MLflow tag ``dataset_id``) trained on a dataset."""
     manifest = _manifest(Path(wh), dataset_id)
-    uri = _erase().registry_uri(str(wh), tracking_uri)
+    uri = downstream.registry_uri(str(wh), tracking_uri)
     return [
         {
             "dataset_id": dataset_id,
@@ -159,9 +161,9 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
             "model": f"{v['name']}/{v['version']}",
             "run_id": v["run_id"],
             "aliases": v["aliases"],
-            "contains_erased_user_data": v["tags"].get(_erase().ERASED_TAG) == "true",
+            "contains_erased_user_data": v["tags"].get(downstream.ERASED_TAG) == "true",
         }
-        for v in _erase().model_versions(uri)
+        for v in downstream.model_versions(uri)
         if v["tags"].get("dataset_id") == dataset_id
     ]
 
@@ -169,7 +171,7 @@ def dataset_lineage(wh: str | Path, dataset_id: str,
 def version_contains_erased_user_data(wh: str | Path, name: str, version: int | str,
                                       tracking_uri: str | None = None) -> bool:
     """What a promotion gate must ask the registry: the erasure job tags versions, not folders."""
-    return _version(str(wh), name, version, tracking_uri)["tags"].get(_erase().ERASED_TAG) == "true"
+    return _version(str(wh), name, version, tracking_uri)["tags"].get(downstream.ERASED_TAG) == "true"
 
 
 

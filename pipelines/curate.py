@@ -258,7 +258,7 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
     day = days.parse_day(args.date)
     config = _with_overrides(config or CurateConfig(), args)
     storage.restrict_umask()
-    pseudonym.load_key(args.pseudonym_key_file)  # refuse to start without a key
+    ring = pseudonym.load_key_ring(args.pseudonym_key_file)  # refuse to start without a key
     selection = landing.select_files(args.landing, day, allow_empty=args.allow_empty)
     wh = args.warehouse.rstrip("/")
     run_id = run_id_for(selection, day, config)
@@ -268,6 +268,8 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
 
     started = time.monotonic()
     with partitions.DayLock(wh, day, run_id):
+        # A key that is not the warehouse's would split every user in two.
+        pseudonym.ensure_key_fingerprint(wh, ring)
         partitions.recover(wh, day)
         print(f"curate {day}: run {run_id} on {options.view_as(StandardOptions).runner}",
               file=sys.stderr)

@@ -38,6 +38,9 @@ class CycleConfig:
     reward_epochs: float = 1.0
     max_reward_pairs: int | None = 2000  # bounds CPU time; GPUs lift it
     eval_prompts: int = 48
+    # Curated landing days older than this many days are deleted after erasure; None keeps
+    # the raw landing zone (it is the only copy that can re-curate a day).
+    landing_retention_days: int | None = None
     webhook: str | None = None  # called with the deployment manifest on promotion
     redeploy_command: str | None = None
     tracking_uri: str | None = None  # default: sqlite under the warehouse
@@ -72,9 +75,17 @@ def curate_day(config: CycleConfig, day: str) -> dict:
 
 
 def erase_requested(config: CycleConfig, day: str) -> dict:
-    from pipelines import erase
+    """Complete the day's deletion requests in the warehouse, its datasets, the registry and
+    the landing zone; then drop curated landing days past the retention, when one is set."""
+    from pipelines import erase, landing_erasure, pseudonym
 
-    return erase.erase(config.warehouse, as_of=day, tracking_uri=config.tracking_uri)
+    ring = pseudonym.load_key_ring(config.pseudonym_key_file)
+    summary = erase.erase(config.warehouse, as_of=day, tracking_uri=config.tracking_uri,
+                          landing=config.landing, key_ring=ring)
+    if config.landing_retention_days is not None:
+        summary["retention"] = landing_erasure.apply_retention(
+            config.landing, config.warehouse, day, config.landing_retention_days)
+    return summary
 
 
 def publish(config: CycleConfig, day: str) -> dict:

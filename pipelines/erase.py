@@ -1,6 +1,7 @@
 """Erasure: every deletion request removes the user's rows everywhere, with a tombstone as proof.
 
     python -m pipelines.erase --warehouse DIR [--as-of YYYY-MM-DD] [--tracking-uri URI]
+        [--landing DIR [--pseudonym-key-file F] [--landing-retention-days N]]
 
 For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tombstone in the
 ``deletions`` table, the job
@@ -14,7 +15,13 @@ For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tom
    datasets ``stale`` in their manifest (reason, erased pseudonym count; never an id);
 3. tags every MLflow model version whose ``dataset_id`` tag names a stale dataset with
    ``contains_erased_user_data=true`` so that the promotion gate refuses it;
-4. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+4. with ``--landing``: rewrites every landing file holding a line of an erased user without
+   those lines (``pipelines.landing_erasure``; the lines are found by pseudonymizing their raw
+   ``user_id`` with the key ring, which must be the warehouse's);
+5. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+
+With ``--landing-retention-days N`` it then deletes the curated landing days more than N days
+before ``--as-of`` (default: the latest curated day).
 
 ``deletion_requests`` rows stay: they hold only (event_id, pseudonym, requested_at), and the
 curation job reads them to drop the user's later arrivals at ingest. Every run also sweeps rows of
@@ -32,6 +39,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -44,6 +52,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines import erase_downstream as downstream
+from pipelines import landing_erasure, pseudonym
+
+# The dataset layout and the model tag, named here too for callers of this module's API.
+from pipelines.erase_downstream import DATASETS_DIR, ERASED_TAG, MANIFEST, dataset_dirs  # noqa: F401
 from warehouse import files as storage
 from warehouse import partitions, schemas
 
@@ -51,10 +64,6 @@ log = logging.getLogger("pipelines.erase")
 
 DELETIONS_TABLE = "deletions"
 PLAN_DIR = "_erase"
-DATASETS_DIR = "datasets"
-MANIFEST = "manifest.json"
-ERASED_TAG = "contains_erased_user_data"
-STALE_REASON = "contains_erased_user_data"
 
 DELETIONS = pa.schema(
     [
@@ -82,6 +91,8 @@ class EraseConfig:
     dataset_user_columns: tuple[str, ...] = ("user_pseudonym", "rejected_user_pseudonym")
     # Parquet writer settings of rewritten partitions; zstd like the rest of the warehouse.
     compression: str = "zstd"
+    # How landing files are scanned and rewritten (used when a landing root is given).
+    landing: landing_erasure.LandingConfig = landing_erasure.LandingConfig()
 
 
 class EraseError(RuntimeError):
@@ -120,20 +131,6 @@ def _basename(path: str) -> str:
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,10 +184,6 @@ class FileHits:
     rows_by_pseudonym: dict[str, int]
 
 
-def _in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
-    return pc.fill_null(pc.is_in(column, value_set=values), False)
-
-
 def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[FileHits], dict[str, str]]:
     """Files holding rows of ``erased`` pseudonyms, with masks and per-user counts.
 
@@ -205,7 +198,7 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
     for files in partitions.partition_files(wh, "interactions").values():
         for path in files:
             table = _read_parquet(path, ["event_id", "user_pseudonym"])
-            mask = _in(table["user_pseudonym"], erased_values)
+            mask = downstream.member_mask(table["user_pseudonym"], erased_values)
             for row in table.filter(mask).to_pylist():
                 owner_of_interaction[row["event_id"]] = row["user_pseudonym"]
     erased_ids = pa.array(sorted(owner_of_interaction), pa.string())
@@ -218,10 +211,10 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
                 if "user_pseudonym" not in table.column_names:
                     raise EraseError(f"{path} has no user_pseudonym column; table '{table_name}' "
                                      "does not follow warehouse/schemas.py")
-                mask = _in(table["user_pseudonym"], erased_values)
+                mask = downstream.member_mask(table["user_pseudonym"], erased_values)
                 for column in reference_columns:
                     if column in table.column_names:
-                        mask = pc.or_(mask, _in(table[column], erased_ids))
+                        mask = pc.or_(mask, downstream.member_mask(table[column], erased_ids))
                 mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
                 if not pc.any(mask).as_py():
                     continue
@@ -269,139 +262,6 @@ def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Datasets
-
-
-def dataset_dirs(wh: str) -> list[Path]:
-    root = Path(wh) / DATASETS_DIR
-    if "://" in wh or not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir()
-                  if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file())
-
-
-def find_dataset_rows(wh: str, erased: set[str], config: EraseConfig) -> dict[str, dict[str, set[str]]]:
-    """dataset id -> {relative parquet path -> erased pseudonyms found in it}."""
-    found: dict[str, dict[str, set[str]]] = {}
-    if not erased:
-        return found
-    values = pa.array(sorted(erased), pa.string())
-    for folder in dataset_dirs(wh):
-        for path in sorted(folder.rglob("*.parquet")):
-            names = pq.ParquetFile(path).schema_arrow.names
-            columns = [c for c in config.dataset_user_columns if c in names]
-            if not columns:
-                continue
-            table = pq.read_table(path, columns=columns)
-            users = set()
-            for column in columns:
-                users |= {u for u in table[column].filter(_in(table[column], values)).to_pylist()}
-            if users:
-                found.setdefault(folder.name, {})[path.relative_to(folder).as_posix()] = users
-    return found
-
-
-def scrub_dataset(folder: Path, files: list[str], erased: set[str], config: EraseConfig) -> int:
-    """Drop the erased users' rows from ``files`` of one dataset; returns rows removed."""
-    values = pa.array(sorted(erased), pa.string())
-    removed = 0
-    for relative in files:
-        path = folder / relative
-        table = pq.read_table(path)
-        mask = None
-        for column in config.dataset_user_columns:
-            if column in table.column_names:
-                hit = _in(table[column], values)
-                mask = hit if mask is None else pc.or_(mask, hit)
-        if mask is None:
-            continue
-        kept = table.filter(pc.invert(mask))
-        removed += table.num_rows - kept.num_rows
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(kept, tmp, compression=config.compression)
-        os.replace(tmp, path)
-    return removed
-
-
-def mark_stale(folder: Path, *, erased_pseudonym_count: int, as_of: str) -> dict:
-    """Rewrite the manifest (atomically) as stale; the file hashes follow the scrubbed files.
-
-    ``counts`` and the id keep describing the dataset as built; ``files`` hashes describe it now.
-    """
-    before = (folder / MANIFEST).read_text()
-    manifest = json.loads(before)
-    manifest["stale"] = True
-    manifest["stale_reason"] = STALE_REASON
-    manifest[ERASED_TAG] = True  # training.data.DatasetRef reads this key
-    manifest["erased_pseudonym_count"] = erased_pseudonym_count
-    manifest.setdefault("stale_since", as_of)
-    if isinstance(manifest.get("files"), dict):
-        manifest["files"] = {rel: _sha256_file(folder / rel) for rel in manifest["files"]
-                             if (folder / rel).is_file()}
-    after = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
-    if after != before:
-        _atomic_write_text(folder / MANIFEST, after)
-    return manifest
-
-
-def stale_dataset_ids(wh: str) -> list[str]:
-    return [d.name for d in dataset_dirs(wh)
-            if json.loads((d / MANIFEST).read_text()).get(ERASED_TAG)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Models (MLflow registry)
-
-
-def registry_uri(wh: str, explicit: str | None = None) -> str | None:
-    """The registry the training package writes to; None when there is none yet."""
-    if explicit:
-        return explicit
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    db = Path(wh).resolve() / "mlflow.db"
-    return f"sqlite:///{db}" if "://" not in wh and db.is_file() else None
-
-
-def model_versions(uri: str | None) -> list[dict]:
-    """Every registered model version: {name, version, tags, aliases, run_id}."""
-    if uri is None:
-        return []
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    out, token = [], None
-    while True:
-        page = client.search_model_versions(page_token=token)
-        out.extend({"name": v.name, "version": int(v.version), "tags": dict(v.tags or {}),
-                    "aliases": list(v.aliases or []), "run_id": v.run_id} for v in page)
-        token = page.token
-        if not token:
-            break
-    return sorted(out, key=lambda v: (v["name"], v["version"]))
-
-
-def tag_models(uri: str | None, stale_ids: set[str], as_of: str) -> dict[str, list[str]]:
-    """Tag versions trained on a stale dataset; returns dataset id -> ["name/version", ...]."""
-    tagged: dict[str, list[str]] = defaultdict(list)
-    if uri is None or not stale_ids:
-        return tagged
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for version in model_versions(uri):
-        dataset_id = version["tags"].get("dataset_id")
-        if dataset_id not in stale_ids:
-            continue
-        if version["tags"].get(ERASED_TAG) != "true":
-            client.set_model_version_tag(version["name"], str(version["version"]), ERASED_TAG, "true")
-            client.set_model_version_tag(version["name"], str(version["version"]),
-                                         "erased_data_as_of", as_of)
-        tagged[dataset_id].append(f"{version['name']}/{version['version']}")
-    return tagged
-
-
-# ---------------------------------------------------------------------------------------------
 # Plan (survives a crash between the first rewrite and the tombstones)
 
 
@@ -414,8 +274,8 @@ def _load_plans(wh: str) -> dict[str, dict]:
     merged: dict[str, dict] = {}
     for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
         with FileSystems.open(path) as handle:
-            for pseudonym, entry in json.loads(handle.read().decode())["users"].items():
-                merged.setdefault(pseudonym, entry)
+            for user, entry in json.loads(handle.read().decode())["users"].items():
+                merged.setdefault(user, entry)
     return merged
 
 
@@ -431,10 +291,61 @@ def _write_plan(wh: str, plan_id: str, users: dict[str, dict]) -> str:
 # The job
 
 
+def _measure(wh: str, pending_users: set[str], hits: list[FileHits],
+             dataset_hits: dict[str, dict[str, set[str]]], config: EraseConfig) -> dict[str, dict]:
+    """pseudonym -> {rows_removed by table, datasets holding it}: from an interrupted run's plan
+    when there is one (a rerun after a partial rewrite would count only what was left)."""
+    planned = _load_plans(wh)
+    users: dict[str, dict] = {}
+    for user in sorted(pending_users):
+        if user in planned:
+            users[user] = planned[user]
+            continue
+        rows_removed = {t: sum(h.rows_by_pseudonym.get(user, 0) for h in hits if h.table == t)
+                        for t in config.user_tables}
+        datasets = sorted(d for d, files in dataset_hits.items()
+                          if any(user in found for found in files.values()))
+        users[user] = {"rows_removed": rows_removed, "datasets": datasets}
+    return users
+
+
+def _tombstone_rows(pending: list[dict], users: dict[str, dict], tagged: dict[str, list[str]],
+                    as_of: str, config: EraseConfig) -> list[dict]:
+    """One row per request: the first request of a user carries the counts, a repeat gets zeros."""
+    rows, seen = [], set()
+    for request in pending:
+        user = request["user_pseudonym"]
+        entry = users[user] if user not in seen else {"rows_removed": {}, "datasets": []}
+        seen.add(user)
+        rows.append({
+            "user_pseudonym": user,
+            "request_event_id": request["event_id"],
+            "requested_at": request["requested_at"],
+            "completed_at": completed_at(as_of, request["requested_at"]),
+            "rows_removed": sorted({t: entry["rows_removed"].get(t, 0)
+                                    for t in config.user_tables}.items()),
+            "datasets_marked_stale": entry["datasets"],
+            "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
+        })
+    return rows
+
+
 def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig(),
-          tracking_uri: str | None = None) -> dict:
-    """Complete every pending deletion request; returns a summary (no raw ids, no pseudonyms)."""
+          tracking_uri: str | None = None, landing: str | None = None,
+          key_ring: list[bytes] | None = None) -> dict:
+    """Complete every pending deletion request; returns a summary (no raw ids, no pseudonyms).
+
+    With ``landing`` (a local landing root) and ``key_ring`` (the warehouse's key ring), the
+    erased users' lines also leave the landing zone; a ring that is not the warehouse's is
+    refused (``pseudonym.KeyMismatch``) before anything changes.
+    """
     wh = wh.rstrip("/")
+    if landing is not None:
+        if not key_ring:
+            raise EraseError("erasing from the landing zone needs the key ring: pass "
+                             f"--pseudonym-key-file or set ${pseudonym.KEY_ENV}")
+        landing_erasure.landing_root(landing)  # a mistyped path fails before anything changes
+        pseudonym.ensure_key_fingerprint(wh, key_ring)
     as_of = as_of or latest_request_date(wh)
     if as_of is None:
         return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
@@ -448,66 +359,33 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     pending_users = {r["user_pseudonym"] for r in pending}
     erased = pending_users | {t["user_pseudonym"] for t in tombstones}
 
-    # 1. measure before anything changes, and remember it across a crash: a rerun after a
-    #    partial rewrite would otherwise count only what was left
+    # 1. measure before anything changes, and remember it across a crash
     hits, _ = find_rows(wh, erased, config)
-    dataset_hits = find_dataset_rows(wh, erased, config)
-    planned = _load_plans(wh)
-    users: dict[str, dict] = {}
-    for pseudonym in sorted(pending_users):
-        if pseudonym in planned:
-            users[pseudonym] = planned[pseudonym]
-            continue
-        rows_removed = {t: sum(h.rows_by_pseudonym.get(pseudonym, 0) for h in hits if h.table == t)
-                        for t in config.user_tables}
-        datasets = sorted(d for d, files in dataset_hits.items()
-                          if any(pseudonym in found for found in files.values()))
-        users[pseudonym] = {"rows_removed": rows_removed, "datasets": datasets}
+    dataset_hits = downstream.find_dataset_rows(wh, erased, config.dataset_user_columns)
+    users = _measure(wh, pending_users, hits, dataset_hits, config)
     if pending:
         _write_plan(wh, _digest(sorted(r["event_id"] for r in pending), as_of), users)
 
     # 2. datasets: drop the rows, mark the manifest stale (both idempotent)
-    holders: dict[str, int] = defaultdict(int)  # dataset -> erased users it ever held
-    for tombstone in tombstones:
-        for dataset_id in tombstone["datasets_marked_stale"] or []:
-            holders[dataset_id] += 1
-    for entry in users.values():
-        for dataset_id in entry["datasets"]:
-            holders[dataset_id] += 1
-    dataset_rows_removed = 0
-    for dataset_id in sorted(set(holders) | set(dataset_hits)):
-        folder = Path(wh) / DATASETS_DIR / dataset_id
-        if not (folder / MANIFEST).is_file():
-            continue  # deleted since: nothing left to mark
-        files = sorted(dataset_hits.get(dataset_id, {}))
-        dataset_rows_removed += scrub_dataset(folder, files, erased, config)
-        mark_stale(folder, erased_pseudonym_count=max(holders[dataset_id], 1), as_of=as_of)
+    dataset_rows_removed = downstream.scrub_datasets(
+        wh, dataset_hits, erased, tombstones, users, as_of,
+        columns=config.dataset_user_columns, compression=config.compression)
 
     # 3. warehouse partitions
     run_ids = rewrite_partitions(wh, hits, erased, config)
     swept = sum(n for hit in hits for p, n in hit.rows_by_pseudonym.items() if p not in pending_users)
 
     # 4. models trained on any stale dataset
-    tagged = tag_models(registry_uri(wh, tracking_uri), set(stale_dataset_ids(wh)), as_of)
+    tagged = downstream.tag_models(downstream.registry_uri(wh, tracking_uri),
+                                  set(downstream.stale_dataset_ids(wh)), as_of)
 
-    # 5. tombstones (the first request of a user carries the counts; a repeat request gets zeros)
+    # 5. the raw lines in the landing zone (every erased user: later arrivals are swept too)
+    landing_summary = (landing_erasure.erase_landing(landing, key_ring, erased, config.landing)
+                       if landing is not None else None)
+
+    # 6. tombstones, last: a request is completed only when everything else is done
     if pending:
-        new_rows, seen = [], set()
-        for request in pending:
-            pseudonym = request["user_pseudonym"]
-            entry = users[pseudonym] if pseudonym not in seen else {"rows_removed": {}, "datasets": []}
-            seen.add(pseudonym)
-            new_rows.append({
-                "user_pseudonym": pseudonym,
-                "request_event_id": request["event_id"],
-                "requested_at": request["requested_at"],
-                "completed_at": completed_at(as_of, request["requested_at"]),
-                "rows_removed": sorted({t: entry["rows_removed"].get(t, 0)
-                                        for t in config.user_tables}.items()),
-                "datasets_marked_stale": entry["datasets"],
-                "model_versions_tagged": sorted({v for d in entry["datasets"] for v in tagged.get(d, [])}),
-            })
-        commit_tombstones(wh, as_of, new_rows, config)
+        commit_tombstones(wh, as_of, _tombstone_rows(pending, users, tagged, as_of, config), config)
     for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
         FileSystems.delete([path])
 
@@ -524,6 +402,8 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         "datasets_marked_stale": sorted(dataset_hits),
         "model_versions_tagged": sorted({v for vs in tagged.values() for v in vs}),
     }
+    if landing_summary is not None:
+        summary["landing"] = landing_summary
     return summary
 
 
@@ -549,29 +429,82 @@ def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig
 # CLI
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.erase", description=__doc__.splitlines()[0])
+def one_line(exc: BaseException) -> str:
+    """An exception as one line (Beam's filesystem errors span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _is_day(value: str) -> bool:
+    """Exactly YYYY-MM-DD (``fromisoformat`` alone also takes 20261102 and 2026-W44-1)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.erase",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", required=True, help="warehouse root")
     parser.add_argument("--as-of", default=None,
                         help="complete requests of partitions up to this day, YYYY-MM-DD "
                              "(default: the latest deletion_requests partition)")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow registry (default: $MLFLOW_TRACKING_URI, else WAREHOUSE/mlflow.db)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--landing", default=None,
+                        help="local landing root: also remove the erased users' raw lines there")
+    parser.add_argument("--pseudonym-key-file", default=None,
+                        help=f"the warehouse's key ring (with --landing); else ${pseudonym.KEY_ENV}")
+    parser.add_argument("--landing-retention-days", type=int, default=None,
+                        help="with --landing: delete curated landing days more than N days before "
+                             "--as-of (default: the latest curated day)")
+    return parser
+
+
+def _run(args) -> dict:
+    key_ring = pseudonym.load_key_ring(args.pseudonym_key_file) if args.landing else None
+    summary = erase(args.warehouse, args.as_of, tracking_uri=args.tracking_uri,
+                    landing=args.landing, key_ring=key_ring)
+    if args.landing_retention_days is not None:
+        as_of = args.as_of or landing_erasure.latest_curated_day(args.warehouse)
+        if as_of is None:
+            raise EraseError(f"no curated day in {args.warehouse} to count the landing retention "
+                             "from; pass --as-of")
+        summary["landing_retention"] = landing_erasure.apply_retention(
+            args.landing, args.warehouse, as_of, args.landing_retention_days)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.as_of:
-        try:
-            date.fromisoformat(args.as_of)
-        except ValueError:
-            print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
-            return 2
+    if args.as_of and not _is_day(args.as_of):
+        print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
     if "://" not in args.warehouse and not Path(args.warehouse).is_dir():
         print(f"error: warehouse {args.warehouse} is not a directory", file=sys.stderr)
         return 2
+    if args.landing_retention_days is not None and not args.landing:
+        print("error: --landing-retention-days needs --landing DIR", file=sys.stderr)
+        return 2
+    if args.landing_retention_days is not None and args.landing_retention_days < 0:
+        print(f"error: --landing-retention-days {args.landing_retention_days} is negative; pass "
+              "0 or more", file=sys.stderr)
+        return 2
     try:
-        summary = erase(args.warehouse, args.as_of, tracking_uri=args.tracking_uri)
-    except EraseError as exc:
+        summary = _run(args)
+    except (pseudonym.MissingKey, landing_erasure.LandingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (EraseError, downstream.RegistryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged storage
+        print(f"error: {one_line(exc)}; fix it and rerun: the erasure completes where it stopped",
+              file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

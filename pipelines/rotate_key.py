@@ -14,16 +14,16 @@ table and dataset as ``pseudonymize(B, p)``. From then on a user's pseudonym is 
 Ingest must then pseudonymize with the whole key ring, oldest key first (docs/governance.md).
 
 The job rewrites partitions date by date through staging + the journal commit of
-``warehouse.partitions``; every rewritten file carries the new key's fingerprint in its Parquet
+``warehouse.partitions``; every rewritten file carries the new ring's fingerprint in its Parquet
 metadata, so a run killed midway resumes without re-keying any file twice. The key ring's
-fingerprints (never the keys) are kept in ``WAREHOUSE/_keys/epochs.json``.
+fingerprints (never the keys) are kept in ``WAREHOUSE/_keys/epochs.json``: curation records the
+first one (``pseudonym.ensure_key_fingerprint``), and the rotation refuses an old key ring that
+does not match it, then records the new ring's.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import io
 import json
 import os
@@ -36,11 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import erase, pseudonym
+from pipelines import erase, erase_downstream, pseudonym
 from warehouse import files as storage
 from warehouse import partitions
 
-EPOCHS_FILE = ("_keys", "epochs.json")
 FINGERPRINT_META = b"flywheel.key_fingerprint"
 
 
@@ -59,9 +58,9 @@ class RotateError(RuntimeError):
     """A rotation that cannot go ahead; the message names the value and the fix."""
 
 
-def fingerprint(key: bytes) -> str:
-    """Identifies a key without revealing it (an HMAC of a fixed label under the key)."""
-    return hmac.new(key, b"flywheel-key-fingerprint", hashlib.sha256).hexdigest()[:16]
+def fingerprint(key: bytes | list[bytes]) -> str:
+    """Identifies a key (or a key ring) without revealing it: an HMAC of a fixed label."""
+    return pseudonym.ring_fingerprint([key] if isinstance(key, bytes) else list(key))
 
 
 def chain_pseudonym(keys: list[bytes], user_id: str) -> str:
@@ -92,10 +91,10 @@ def _file_fingerprint(data: bytes) -> str | None:
     return value.decode() if value else None
 
 
-def _rekeyed_bytes(data: bytes, key: bytes, config: RotateConfig) -> bytes:
+def _rekeyed_bytes(data: bytes, key: bytes, new_fp: str, config: RotateConfig) -> bytes:
     table = rekey_table(pq.ParquetFile(io.BytesIO(data)).read(), key, config.pseudonym_columns)
     metadata = dict(table.schema.metadata or {})
-    metadata[FINGERPRINT_META] = fingerprint(key).encode()
+    metadata[FINGERPRINT_META] = new_fp.encode()
     sink = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(metadata), sink, compression=config.compression)
     return sink.getvalue()
@@ -107,63 +106,60 @@ def _read(path: str) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
-# Key ring record
-
-
-def _epochs_path(wh: str) -> str:
-    return storage.join(wh, *EPOCHS_FILE)
+# Key ring record (kept by pipelines.pseudonym: curation writes its first entry)
 
 
 def read_epochs(wh: str) -> list[dict]:
-    path = _epochs_path(wh)
-    if not FileSystems.exists(path):
-        return []
-    return json.loads(_read(path).decode())["epochs"]
-
-
-def _write_epochs(wh: str, epochs: list[dict]) -> None:
-    path = _epochs_path(wh)
-    if "://" not in path:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp"
-        Path(tmp).write_text(json.dumps({"epochs": epochs}, indent=2) + "\n")
-        os.replace(tmp, path)
-        return
-    with FileSystems.create(path) as handle:
-        handle.write(json.dumps({"epochs": epochs}, indent=2).encode())
+    return pseudonym.read_key_epochs(wh)
 
 
 # ---------------------------------------------------------------------------------------------
 # The job
 
 
-def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = RotateConfig()) -> dict:
-    """Re-key every pseudonym of the warehouse from the chain ending in ``old_key`` to ``new_key``."""
+def _check_old_ring(epochs: list[dict], old_fp: str, new_fp: str) -> None:
+    """Refuse an old key ring that is not the warehouse's: re-keying from the wrong chain would
+    silently split every user in two."""
+    if not epochs:
+        raise RotateError("the warehouse records no key fingerprint (WAREHOUSE/_keys/epochs.json), "
+                          "so nothing proves which key wrote it; curate a day with the current key "
+                          "(curation records it), then rotate")
+    last = epochs[-1]
+    if last["fingerprint"] == new_fp:
+        if last["state"] != "complete" and (len(epochs) < 2 or epochs[-2]["fingerprint"] != old_fp):
+            raise RotateError("an interrupted rotation to this new key started from another old "
+                              "key; rerun it with that --old-key-file")
+        return
+    if last["fingerprint"] != old_fp or last["state"] != "complete":
+        raise RotateError(f"--old-key-file is not the warehouse's current key (fingerprint "
+                          f"{old_fp}, current {last['fingerprint']} [{last['state']}]); pass the "
+                          "key file the warehouse was last curated or rotated with")
+
+
+def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
+           config: RotateConfig = RotateConfig()) -> dict:
+    """Re-key every pseudonym of the warehouse from the ring ``old_key`` to that ring + ``new_key``.
+
+    ``old_key`` is the warehouse's current key ring (one key: a ring of one). Its fingerprint must
+    be the one the warehouse records; after the rotation the record names the new ring.
+    """
     wh = wh.rstrip("/")
-    old_fp, new_fp = fingerprint(old_key), fingerprint(new_key)
-    if old_fp == new_fp:
-        raise RotateError("--old-key-file and --new-key-file hold the same key; make a new one "
+    old_ring = [old_key] if isinstance(old_key, bytes) else list(old_key)
+    if new_key in old_ring:
+        raise RotateError("--new-key-file holds a key of the old ring; make a new one "
                           "(pipelines.pseudonym.create_key_file)")
+    old_fp, new_fp = fingerprint(old_ring), fingerprint([*old_ring, new_key])
     if storage.list_files(storage.join(wh, erase.PLAN_DIR, "plan-*.json")):
         raise RotateError("an erasure is in progress (WAREHOUSE/_erase/plan-*.json); finish it "
                           "first: python -m pipelines.erase --warehouse DIR")
     epochs = read_epochs(wh)
-    if not epochs:
-        # The first record: nothing can prove A wrote the history (no raw ids are kept).
-        epochs = [{"epoch": 0, "fingerprint": old_fp, "state": "complete"}]
+    _check_old_ring(epochs, old_fp, new_fp)
     last = epochs[-1]
     if last["fingerprint"] == new_fp and last["state"] == "complete":
         return {"rotated_files": 0, "already_complete": True, "epoch": last["epoch"]}
-    if last["fingerprint"] == new_fp:
-        if len(epochs) < 2 or epochs[-2]["fingerprint"] != old_fp:
-            raise RotateError("an interrupted rotation to this new key started from another old "
-                              "key; rerun it with that --old-key-file")
-    elif last["fingerprint"] != old_fp or last["state"] != "complete":
-        raise RotateError(f"--old-key-file is not the warehouse's current key (fingerprint "
-                          f"{old_fp}, current {last['fingerprint']} [{last['state']}])")
-    else:
+    if last["fingerprint"] != new_fp:
         epochs.append({"epoch": last["epoch"] + 1, "fingerprint": new_fp, "state": "rotating"})
-        _write_epochs(wh, epochs)
+        pseudonym.write_key_epochs(wh, epochs)
 
     partitions.recover(wh)
     rotated: dict[str, int] = defaultdict(int)
@@ -186,7 +182,8 @@ def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = Rotat
             for path, data in blobs.items():
                 target = storage.join(staged, erase._basename(path))
                 erase._ensure_parent(target)
-                out = data if _file_fingerprint(data) == new_fp else _rekeyed_bytes(data, new_key, config)
+                out = (data if _file_fingerprint(data) == new_fp
+                       else _rekeyed_bytes(data, new_key, new_fp, config))
                 with FileSystems.create(target) as handle:
                     handle.write(out)
                 rotated[table] += 1
@@ -194,25 +191,25 @@ def rotate(wh: str, old_key: bytes, new_key: bytes, config: RotateConfig = Rotat
         if to_commit:
             partitions.commit(wh, run_id, dt, to_commit)
 
-    for folder in erase.dataset_dirs(wh):
-        manifest_path = folder / erase.MANIFEST
+    for folder in erase_downstream.dataset_dirs(wh):
+        manifest_path = folder / erase_downstream.MANIFEST
         manifest = json.loads(manifest_path.read_text())
         for path in sorted(folder.rglob("*.parquet")):
             data = path.read_bytes()
             if _file_fingerprint(data) == new_fp:
                 continue
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(_rekeyed_bytes(data, new_key, config))
+            tmp.write_bytes(_rekeyed_bytes(data, new_key, new_fp, config))
             os.replace(tmp, path)
             rotated["datasets"] += 1
         if isinstance(manifest.get("files"), dict):
-            manifest["files"] = {rel: erase._sha256_file(folder / rel) for rel in manifest["files"]
+            manifest["files"] = {rel: erase_downstream.sha256_file(folder / rel) for rel in manifest["files"]
                                  if (folder / rel).is_file()}
         manifest["key_fingerprint"] = new_fp
-        erase._atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+        erase_downstream.atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
     epochs[-1]["state"] = "complete"
-    _write_epochs(wh, epochs)
+    pseudonym.write_key_epochs(wh, epochs)
     return {"rotated_files": sum(rotated.values()), "files_by_table": dict(rotated),
             "already_complete": False, "epoch": epochs[-1]["epoch"]}
 
@@ -221,19 +218,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.rotate_key",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", required=True)
-    parser.add_argument("--old-key-file", required=True, help="the key the warehouse is under now")
-    parser.add_argument("--new-key-file", required=True, help="the key to add to the ring")
+    parser.add_argument("--old-key-file", required=True,
+                        help="the key ring the warehouse is under now (one key per line, oldest first)")
+    parser.add_argument("--new-key-file", required=True,
+                        help="the key to add to the ring (its last line; earlier lines, if any, "
+                             "must be the old ring)")
     args = parser.parse_args(argv)
     if "://" not in args.warehouse and not Path(args.warehouse).is_dir():
         print(f"error: warehouse {args.warehouse} is not a directory", file=sys.stderr)
         return 2
     try:
-        old_key = pseudonym.load_key(args.old_key_file)
-        new_key = pseudonym.load_key(args.new_key_file)
-        summary = rotate(args.warehouse, old_key, new_key)
+        old_ring = pseudonym.load_key_ring(args.old_key_file)
+        new_ring = pseudonym.load_key_ring(args.new_key_file)
+        if len(new_ring) > 1 and new_ring[:-1] != old_ring:
+            raise RotateError(f"{args.new_key_file} holds several keys but its first ones are not "
+                              f"the old ring of {args.old_key_file}; pass a file with the new key only")
+        summary = rotate(args.warehouse, old_ring, new_ring[-1])
     except (pseudonym.MissingKey, RotateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged warehouse
+        print(f"error: {erase.one_line(exc)}; fix it and rerun: the rotation resumes where it "
+              "stopped", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
 

@@ -98,11 +98,14 @@ TABLES = ("interactions", "feedback", "rejects", "dedup_index", "stats", "deleti
 def before_and_after(curated_warehouse, tmp_path_factory):
     """(warehouse before, warehouse after one erasure, summary, stale dataset id, model version)."""
     from curation.datasets import DatasetConfig, build_dataset
+    from pipelines import pseudonym
     from training import registry
     from training.data import resolve_dataset
 
     root = tmp_path_factory.mktemp("erase")
     before = copy_warehouse(curated_warehouse, root / "before")
+    # What every curation run does first: the warehouse records its key ring's fingerprint.
+    pseudonym.ensure_key_fingerprint(str(before), [curated_warehouse.key.encode()])
     # Day 1's dataset still holds the day-2 requester; training registers a version on it.
     dataset_id, _ = build_dataset(before, curated_warehouse.days[0], DatasetConfig())
     model_dir = root / "model"

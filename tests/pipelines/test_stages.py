@@ -192,6 +192,7 @@ def test_key_file_is_private(tmp_path):
 def test_key_ring_chains_keys_oldest_first(tmp_path):
     path = tmp_path / "keys"
     path.write_text("old-key-0123456789abcdef\nnew-key-0123456789abcdef\n")
+    path.chmod(0o600)  # a key file others can read is refused
     ring = pseudonym.load_key_ring(str(path))
     assert ring == [b"old-key-0123456789abcdef", b"new-key-0123456789abcdef"]
     chained = pseudonym.pseudonymize(ring[1], pseudonym.pseudonymize(ring[0], "alice"))
