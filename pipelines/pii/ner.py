@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipelines.pii.config import SPACY_LABEL_TO_ENTITY
+from pipelines.pii.finders.casual import PLACE_ABBREVIATIONS, REGION_CODES
 from pipelines.pii.finders.vocab import is_tech_term
 
 NER_SCORE = 0.85
+REGION_WORDS = frozenset(code.lower() for code in REGION_CODES) | {"la", "sf", "dc", "us"}
 NER_ENTITIES = frozenset(SPACY_LABEL_TO_ENTITY.values())
 # Pipes NER does not read. The shared tok2vec is dropped too when NER does not listen to it
 # (en_core_web_sm/md/lg: ner carries its own tok2vec), which leaves the entities unchanged.
@@ -27,12 +30,15 @@ _DETERMINERS = frozenset("this that these those the a an my your our it me them"
 
 
 def load_ner(model: str, with_ner: bool):
-    """The spaCy pipeline with NER only (or a blank tokenizer); never downloads."""
+    """The spaCy pipeline with NER only (or a blank tokenizer); never downloads.
+
+    ``model`` is an installed package name or the path of a model directory.
+    """
     import spacy
 
     if not with_ner:
         return spacy.blank("en")  # no NER-backed type configured: a tokenizer is enough
-    if not spacy.util.is_package(model):
+    if not (spacy.util.is_package(model) or Path(model, "meta.json").is_file()):
         raise RuntimeError(
             f"spaCy model {model!r} is not installed; pip install it (nothing is downloaded at "
             "run time)")
@@ -114,8 +120,9 @@ def to_artifacts(doc, labels: dict[str, str], nlp_engine):
     entities = []
     for ent in doc.ents:
         entity = labels.get(ent.label_)
-        if entity is None or _ACRONYM.fullmatch(ent.text):
-            continue
+        if entity is None or (_ACRONYM.fullmatch(ent.text) and not (
+                entity == "LOCATION" and ent.text.lower() in PLACE_ABBREVIATIONS | REGION_WORDS)):
+            continue  # an acronym, unless NER calls it a place and it is one ("NYC", "OH")
         if is_tech_term(ent.text, as_person=entity == "PERSON") or _is_imperative(doc, ent):
             continue
         entities.append(Span(doc, ent.start, ent.end, label=entity))

@@ -201,9 +201,9 @@ CUSTOM_RECOGNIZERS: tuple[type[FinderRecognizer], ...] = (
 
 
 class CasualNameRecognizer(FinderRecognizer):
-    """@handles, lower-case names, first names alone (``ScrubConfig.casual_names``)."""
+    """@handles, lower-case and ALL-CAPS names and places (``ScrubConfig.casual_names``)."""
 
-    ENTITIES = ("PERSON",)
+    ENTITIES = ("PERSON", "LOCATION")
 
     def load(self) -> None:
         self._stop_words = _stop_words()
