@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.pii.config import SPACY_LABEL_TO_ENTITY
-from pipelines.pii.finders.casual import PLACE_ABBREVIATIONS, REGION_CODES
 from pipelines.pii.finders.vocab import is_tech_term
 
 NER_SCORE = 0.85
-REGION_WORDS = frozenset(code.lower() for code in REGION_CODES) | {"la", "sf", "dc", "us"}
 NER_ENTITIES = frozenset(SPACY_LABEL_TO_ENTITY.values())
 # Pipes NER does not read. The shared tok2vec is dropped too when NER does not listen to it
 # (en_core_web_sm/md/lg: ner carries its own tok2vec), which leaves the entities unchanged.
@@ -120,9 +118,8 @@ def to_artifacts(doc, labels: dict[str, str], nlp_engine):
     entities = []
     for ent in doc.ents:
         entity = labels.get(ent.label_)
-        if entity is None or (_ACRONYM.fullmatch(ent.text) and not (
-                entity == "LOCATION" and ent.text.lower() in PLACE_ABBREVIATIONS | REGION_WORDS)):
-            continue  # an acronym, unless NER calls it a place and it is one ("NYC", "OH")
+        if entity is None or (_ACRONYM.fullmatch(ent.text) and entity != "LOCATION"):
+            continue  # an acronym tagged ORG/PERSON; one tagged a place is one ("NYC", "OH")
         if is_tech_term(ent.text, as_person=entity == "PERSON") or _is_imperative(doc, ent):
             continue
         entities.append(Span(doc, ent.start, ent.end, label=entity))
