@@ -1,6 +1,7 @@
 """Stock Presidio vs our PiiScrubber on every labelled set we have, one core each, one run.
 
-    .venv/bin/python bench/scrub.py [--data DIR] [--limit N] [--model M] [--lever-model M ...]
+    .venv/bin/python bench/scrub.py [--data DIR] [--limit N] [--model M]
+        [--lever-model [LABEL=]MODEL ...]
                                     [--out bench/out/scrub.json]
 
 Sets: presidio-research's synthetic file (all 1,500 texts), WNUT-17 train (3,394 sentences, the
@@ -118,17 +119,18 @@ def print_table(result: dict) -> None:
     engines = list(result["engines"])
     print(f"spaCy model {result['spacy_model']}, one core, CPU seconds; "
           f"sample: {result['limit'] or 'all'} texts per set, seed {SEED}")
-    print(f"{'':34}" + "".join(f"{e:>18}" for e in engines))
+    width = max(18, *(len(e) + 2 for e in engines))
+    print(f"{'':34}" + "".join(f"{e:>{width}}" for e in engines))
     for name in result["engines"][engines[0]]:
         rows = [(f"{name} texts/CPU-s", "texts_per_cpu_s", "{:>18.1f}"),
                 (f"{name} leak (scrubbed types)", "leak_rate", "{:>18.1%}"),
                 (f"{name} other words kept", "words_kept", "{:>18.1%}")]
         for label, key, fmt in rows:
-            print(f"{label:34}" + "".join(fmt.format(result["engines"][e][name][key])
+            print(f"{label:34}" + "".join(fmt.format(result["engines"][e][name][key]).rjust(width)
                                           for e in engines))
         for label, row in result["engines"][engines[0]][name]["per_label"].items():
             print(f"  {label + ' (' + str(row['spans']) + ')':32}" + "".join(
-                f"{result['engines'][e][name]['per_label'][label]['leak_rate']:>18.1%}"
+                f"{result['engines'][e][name]['per_label'][label]['leak_rate']:>{width}.1%}"
                 for e in engines))
     print(f"speed-up of ours over stock (synthetic, CPU time): {result['speedup']:.2f}x")
 
@@ -138,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/data")
     parser.add_argument("--limit", type=int, default=None, help="seeded sample of N per set")
     parser.add_argument("--model", default=ScrubConfig.spacy_model)
-    parser.add_argument("--lever-model", action="append", default=[],
-                        help="also measure ours with this installed spaCy model")
+    parser.add_argument("--lever-model", action="append", default=[], metavar="[LABEL=]MODEL",
+                        help="also measure ours with this spaCy model (package or directory)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "scrub.json")
     args = parser.parse_args(argv)
     _pin_one_core()
@@ -148,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         config = ScrubConfig(spacy_model=args.model)
         engines = {"stock_presidio": stock_presidio(args.model), "ours": ours(config),
                    "ours_no_casual": ours(dataclasses.replace(config, casual_names=False))}
-        for model in args.lever_model:
-            engines[f"ours_{model}"] = ours(dataclasses.replace(config, spacy_model=model))
+        for lever in args.lever_model:
+            label, _, model = lever.rpartition("=")
+            engines[f"ours_{label or model}"] = ours(
+                dataclasses.replace(config, spacy_model=model))
         result = {"spacy_model": args.model, "limit": args.limit, "seed": SEED,
                   "engines": {name: measure(engine, sets) for name, engine in engines.items()}}
     except (OSError, RuntimeError) as exc:
