@@ -49,7 +49,7 @@ _USER_ID_PAIR = re.compile(rb'"user_id"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 @dataclass(frozen=True)
 class LandingConfig:
-    # The names the curation job reads (pipelines.transforms.ReadLandingLines), dot-files
+    # The names the curation job reads (pipelines.landing.select_files), dot-files
     # included. A segment still being written (the gateway's ".jsonl.open") is never touched:
     # rewriting it would lose its next appends; it is swept by the first run after it is published.
     suffixes: tuple[str, ...] = (".jsonl", ".jsonl.gz")

@@ -41,6 +41,19 @@ def set_slot_text(record: dict, slot, value: str) -> None:
         record[field] = value
 
 
+def slot_groups(record: dict) -> list[list[tuple[str, object]]]:
+    """The text slots scrubbed together: all user messages as one group, every other slot alone.
+
+    A user who types a phone number across two messages is still typing one phone number; the
+    scrubber detects a group as one text and replaces the pieces in each message.
+    """
+    slots = text_slots(record)
+    messages = record.get("messages") or ()
+    user = [slot for slot in slots
+            if slot[0] == "messages" and messages[slot[1]].get("role") == "user"]
+    return ([user] if user else []) + [[slot] for slot in slots if slot not in user]
+
+
 class _ScrubFn(beam.DoFn):
     """Scrubs a batch of records with one batched pass through the scrubber."""
 
@@ -58,13 +71,15 @@ class _ScrubFn(beam.DoFn):
     def process(self, batch: list[dict]):
         records = [dict(r, messages=list(r.get("messages") or []),
                         metadata=dict(r.get("metadata") or {})) for r in batch]
-        slots = [(i, slot) for i, r in enumerate(records) for slot in text_slots(r)]
-        results = self._scrubber.scrub_batch([slot_text(records[i], slot) for i, slot in slots])
+        groups = [(i, group) for i, r in enumerate(records) for group in slot_groups(r)]
+        results = self._scrubber.scrub_groups(
+            [[slot_text(records[i], slot) for slot in group] for i, group in groups])
         findings: list[dict[str, int]] = [{} for _ in records]
-        for (i, slot), result in zip(slots, results, strict=True):
-            set_slot_text(records[i], slot, result.text)
-            for entity, n in result.findings.items():
-                findings[i][entity] = findings[i].get(entity, 0) + n
+        for (i, group), group_results in zip(groups, results, strict=True):
+            for slot, result in zip(group, group_results, strict=True):
+                set_slot_text(records[i], slot, result.text)
+                for entity, n in result.findings.items():
+                    findings[i][entity] = findings[i].get(entity, 0) + n
         for record, found in zip(records, findings, strict=True):
             record["pii_findings"] = found
             if record.get("event_type") == "interaction":

@@ -248,9 +248,8 @@ def test_place_words_and_cue_lookalikes_are_kept(scrubber, text):
 
 
 def test_place_gazetteer_loads_from_the_geotext_package():
-    from pipelines import recognizers
+    from pipelines.pii.finders import places, vocab
 
-    places = recognizers.gazetteer_places()
-    assert {"kigali", "chiclana de la frontera", "canada"} <= places
-    found = recognizers.find_gazetteer_places("Nice. We met in Turku and Chiclana de la Frontera.")
+    assert {"kigali", "chiclana de la frontera", "canada"} <= vocab.gazetteer_places()
+    found = places.find_gazetteer_places("Nice. We met in Turku and Chiclana de la Frontera.")
     assert [f.entity for f in found] == ["LOCATION", "LOCATION"]
