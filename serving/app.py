@@ -70,6 +70,10 @@ def create_app(config: GatewayConfig, clock: Clock | None = None) -> FastAPI:
                  error.code, error.param)
         return error.response()
 
+    @app.exception_handler(events.BadEvent)
+    async def bad_event(request: Request, error: events.BadEvent):
+        return await api_error(request, ApiError(400, str(error), error.param, error.code))
+
     app.add_api_route("/v1/chat/completions", chat.chat_completions, methods=["POST"])
     app.add_api_route("/v1/feedback", feedback, methods=["POST"])
     app.add_api_route("/v1/deletions", deletion, methods=["POST"])

@@ -128,6 +128,20 @@ class TransformersBackend:
         return None
 
 
+def _stop_criterion(tokenizer, prompt_length: int, stops: tuple[str, ...]):
+    """Stop once the generated text holds a stop sequence. (transformers' ``stop_strings`` also
+    matches across the prompt's end, so a stop of "\n\n" fired on the first newline.)"""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _GeneratedStop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            texts = tokenizer.batch_decode(input_ids[:, prompt_length:], skip_special_tokens=True)
+            return torch.tensor([any(s in t for s in stops) for t in texts], device=input_ids.device)
+
+    return _GeneratedStop()
+
+
 class _LocalGeneration(Generation):
     def __init__(self, backend: TransformersBackend, ids: list[int], params: SamplingParams):
         super().__init__(backend.version)
@@ -144,7 +158,7 @@ class _LocalGeneration(Generation):
         if sample:
             kwargs.update(temperature=float(params.temperature), top_p=float(params.top_p))
         if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=backend.tokenizer)
+            kwargs.update(stopping_criteria=[_stop_criterion(backend.tokenizer, len(self.ids), params.stop)])
         input_ids = torch.tensor([self.ids], device=backend.device)
         with torch.inference_mode():
             if sample and params.seed is not None:
