@@ -121,7 +121,8 @@ class TransformersBackend:
             raise PromptTooLong(len(ids), max_tokens, self.context)
         return ids
 
-    def generate(self, messages: list[dict], params: SamplingParams) -> Generation:
+    def generate(self, messages: list[dict], params: SamplingParams, user_token: str | None = None
+                 ) -> Generation:
         return _LocalGeneration(self, self.prompt_ids(messages, params.max_tokens), params)
 
     async def aclose(self) -> None:
@@ -222,15 +223,18 @@ class UpstreamBackend:
             model = models[0]["id"]
         return cls(url, model, client)
 
-    def generate(self, messages: list[dict], params: SamplingParams) -> Generation:
-        return _UpstreamGeneration(self, messages, params)
+    def generate(self, messages: list[dict], params: SamplingParams, user_token: str | None = None
+                 ) -> Generation:
+        """``user_token``: a keyed hash of the user id, never the id (the upstream may log it)."""
+        return _UpstreamGeneration(self, messages, params, user_token)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
 
 class _UpstreamGeneration(Generation):
-    def __init__(self, backend: UpstreamBackend, messages: list[dict], params: SamplingParams):
+    def __init__(self, backend: UpstreamBackend, messages: list[dict], params: SamplingParams,
+                 user_token: str | None):
         super().__init__(backend.version)
         self.backend = backend
         self.body = {
@@ -242,6 +246,8 @@ class _UpstreamGeneration(Generation):
             self.body["seed"] = params.seed
         if params.stop:
             self.body["stop"] = list(params.stop)
+        if user_token is not None:
+            self.body["user"] = user_token
 
     async def _deltas(self) -> AsyncIterator[str]:
         try:

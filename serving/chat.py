@@ -100,9 +100,9 @@ def sampling(request: ChatCompletionRequest, state) -> SamplingParams:
         seed=request.seed, stop=tuple(request.stops()))
 
 
-def start(backend, messages: list[dict], params: SamplingParams) -> Generation:
+def start(backend, messages: list[dict], params: SamplingParams, user_token: str) -> Generation:
     try:
-        return backend.generate(messages, params)
+        return backend.generate(messages, params, user_token)
     except PromptTooLong as error:
         raise ApiError(400, str(error), "messages", "context_length_exceeded") from error
 
@@ -174,7 +174,7 @@ async def chat_completions(http: Request):
     started = time.perf_counter()
     if request.side_by_side:
         return await side_by_side(state, request, messages, params, started)
-    generation = start(backend, messages, params)
+    generation = start(backend, messages, params, models.user_token(request.user))
     if request.stream:
         return await stream(state, request, messages, generation, arm, started)
     answer = await collect(generation, arm, started)
@@ -194,7 +194,9 @@ async def side_by_side(state, request, messages, params, started) -> JSONRespons
     if models.challenger is None:
         raise ApiError(400, "side_by_side needs a challenger (start the gateway with --challenger)",
                        "side_by_side", "no_challenger")
-    pair = [start(models.champion, messages, params), start(models.challenger, messages, params)]
+    token = models.user_token(request.user)
+    pair = [start(models.champion, messages, params, token),
+            start(models.challenger, messages, params, token)]
     answers = await asyncio.gather(collect(pair[0], "champion", started),
                                    collect(pair[1], "challenger", started))
     for this, other in (answers, answers[::-1]):

@@ -172,6 +172,10 @@ class ModelManager:
         digest = hmac.new(self._canary_key, user.encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
+    def user_token(self, user: str) -> str:
+        """What an upstream sees instead of the user id: stable per user, not reversible."""
+        return "u-" + hmac.new(self._canary_key, b"upstream\x00" + user.encode(), hashlib.sha256).hexdigest()[:24]
+
     def route(self, model: str, user: str):
         """(arm, backend) for a request's ``model``; None when that model is not served."""
         champion, challenger = self.champion, self.challenger
