@@ -81,6 +81,11 @@ def test_hot_swap_under_load_fails_nothing_and_logs_each_answer_under_its_versio
                           headers={"Authorization": f"Bearer {TOKEN}"})
         assert back.status_code == 200 and back.json()["version"] == "flywheel-sft/1"
         assert httpx.get(f"{url}/healthz").json()["champion"] == "flywheel-sft/1"
+        # promote/rollback's webhook setting carries the token and the manifest
+        outcome = redeploy(warehouse, {"model_name": "flywheel-sft", "version": 2},
+                           webhook=f"{url}/admin/reload")
+        assert outcome["webhook"] == "ok 200"
+        assert httpx.get(f"{url}/healthz").json()["champion"] == "flywheel-sft/2"
     assert results and all(status == 200 for status, _, _ in results), \
         [r for r in results if r[0] != 200][:3]
     versions = {model for _, _, model in results}
