@@ -94,6 +94,9 @@ def _on_reload(state: GatewayState, outcome: dict) -> None:
 async def _load_then_watch(state: GatewayState) -> None:
     state.models.on_change = lambda outcome: _on_reload(state, outcome)
     await state.models.start()
+    while state.models.champion is None:  # no champion yet, or the upstream is down: keep trying
+        await asyncio.sleep(state.config.retry_load_s)
+        await state.models.start()
     for arm, version in state.models.served():
         state.metrics.model_info.labels(version, arm).set(1)
     if not state.config.upstream:

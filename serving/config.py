@@ -35,6 +35,7 @@ class GatewayConfig:
     challenger_share: float = 0.0  # share of users routed to the challenger (sticky per user)
     canary_key_env: str = "FLYWHEEL_CANARY_KEY"  # HMAC key for the user -> arm hash
     admin_token_env: str = "FLYWHEEL_GATEWAY_ADMIN_TOKEN"  # bearer token for /admin/reload; unset = disabled
+    retry_load_s: float = 10.0  # a gateway started before the first promotion (or its upstream) waits
     watch_interval_s: float = 1.0  # how often serving/deployment.json is checked for a new champion
     max_body_bytes: int = 1024 * 1024  # 1 MiB: far above any chat request, far below a memory attack
     max_messages: int = 256  # per request; a longer history is a client bug

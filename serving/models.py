@@ -17,6 +17,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+
 from serving.backends import TransformersBackend, UpstreamBackend
 from serving.clock import Clock
 from serving.config import GatewayConfig
@@ -107,7 +109,7 @@ class ModelManager:
                                 "at": self.clock.now().isoformat()}
             log.info("serving champion=%s challenger=%s", self.champion.version,
                      self.challenger.version if self.challenger else None)
-        except (*_load_errors(), OSError) as error:
+        except (*_load_errors(), httpx.HTTPError) as error:
             self.last_reload = {"ok": False, "version": None, "reason": "startup",
                                 "error": f"{type(error).__name__}: {error}",
                                 "at": self.clock.now().isoformat()}

@@ -81,7 +81,7 @@ def wait_ready(url: str, timeout: float = 90.0, process: subprocess.Popen | None
 
 
 @contextlib.contextmanager
-def thread_gateway(config):
+def thread_gateway(config, wait: bool = True):
     """The real app under uvicorn in a thread of this process; yields its base URL."""
     import uvicorn
 
@@ -93,7 +93,11 @@ def thread_gateway(config):
     thread.start()
     url = f"http://127.0.0.1:{config.port}"
     try:
-        wait_ready(url)
+        if wait:
+            wait_ready(url)
+        else:
+            while not server.started:
+                time.sleep(0.05)
         yield url
     finally:
         server.should_exit = True

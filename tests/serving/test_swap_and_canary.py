@@ -150,3 +150,19 @@ def test_canary_share_extremes(share):
     manager = ModelManager(GatewayConfig(landing="x", warehouse="x", challenger_share=share), None)
     inside = sum(manager.canary_bucket(f"u{i}") < share for i in range(1000))
     assert inside == 1000 * share
+
+
+def test_gateway_started_before_the_first_promotion_waits_then_serves(warehouse, tmp_path):
+    from training import registry
+
+    client = registry.connect(warehouse)
+    client.delete_registered_model_alias("flywheel-sft", "champion")
+    config = gateway_config(warehouse, tmp_path / "landing", retry_load_s=0.3)
+    with thread_gateway(config, wait=False) as url:
+        health = _wait_for(url, lambda h: h["last_reload"] is not None)
+        assert health["status"] == "failed" and "training.promote" in health["last_reload"]["error"]
+        assert httpx.get(f"{url}/healthz").status_code == 503
+        refused = httpx.post(f"{url}/v1/chat/completions", json={"messages": HELLO, "user": "u"})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "model_not_ready"
+        client.set_registered_model_alias("flywheel-sft", "champion", "2")
+        assert _wait_for(url, lambda h: h["status"] == "ready")["champion"] == "flywheel-sft/2"
