@@ -65,7 +65,8 @@ def create_app(config: GatewayConfig, clock: Clock | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
         state = request.app.state.gateway
-        state.metrics.errors.labels(request.url.path, str(error.status), error.code).inc()
+        version = getattr(request.state, "model_version", "unrouted")
+        state.metrics.errors.labels(version, request.url.path, str(error.status), error.code).inc()
         log.info("refused path=%s status=%d code=%s param=%s", request.url.path, error.status,
                  error.code, error.param)
         return error.response()

@@ -165,6 +165,7 @@ async def chat_completions(http: Request):
         raise ApiError(404, f"model {request.model!r} is not served here (serving {served})",
                        "model", "model_not_found")
     arm, backend = routed
+    http.state.model_version = backend.version  # labels the error metric if this one fails
     messages = [{"role": m.role, "content": m.text()} for m in request.messages]
     # The contract check runs before generating: a bad id or consent value costs no model time.
     events.interaction(event_id=events.new_id("chatcmpl"), at=state.clock.now(), user=request.user,

@@ -30,8 +30,9 @@ def make_metrics() -> Metrics:
         registry=registry,
         requests=Counter("flywheel_gateway_requests", "Chat completions answered",
                          ["model_version", "arm", "stream"], registry=registry),
-        errors=Counter("flywheel_gateway_errors", "Requests refused or failed, by endpoint and code",
-                       ["endpoint", "status", "code"], registry=registry),
+        errors=Counter("flywheel_gateway_errors", "Requests refused or failed ('unrouted': before a "
+                       "model was chosen)", ["model_version", "endpoint", "status", "code"],
+                       registry=registry),
         latency=Histogram("flywheel_gateway_latency_seconds", "Request to last token",
                           ["model_version"], buckets=LATENCY_BUCKETS, registry=registry),
         ttft=Histogram("flywheel_gateway_time_to_first_token_seconds", "Request to first token",

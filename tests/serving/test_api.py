@@ -141,9 +141,13 @@ def test_models_health_and_metrics(live):
     health = httpx.get(f"{url}/healthz").json()
     assert health["champion"] == "flywheel-sft/1" and health["last_reload"]["ok"]
     client.chat.completions.create(model="champion", messages=HELLO, user="user-5", max_tokens=2)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="champion", user="user-5", max_tokens=2,
+                                       messages=[{"role": "user", "content": "hello there " * 200}])
     text = httpx.get(f"{url}/metrics").text
     for name in ("flywheel_gateway_requests_total", "flywheel_gateway_latency_seconds_bucket",
                  "flywheel_gateway_time_to_first_token_seconds_bucket",
                  "flywheel_gateway_prompt_tokens_total", "flywheel_gateway_completion_tokens_total"):
         assert f'{name}{{' in text and 'model_version="flywheel-sft/1"' in text, name
     assert "user-5" not in text
+    assert 'flywheel_gateway_errors_total{code="context_length_exceeded",endpoint="/v1/chat/completions",model_version="flywheel-sft/1",status="400"}' in text
