@@ -155,8 +155,7 @@ class SegmentWriter:
             final = _publish(segment.path, self.instance, segment.seq)
         finally:
             os.close(segment.fd)
-        log.info("segment closed", extra={"segment": final.name, "lines": segment.lines,
-                                          "bytes": segment.size})
+        log.info("segment closed %s lines=%d bytes=%d", final.name, segment.lines, segment.size)
         if self.local:
             self.closed_segments.append(str(final))
 
@@ -167,8 +166,8 @@ class SegmentWriter:
                 self.fs.makedirs(f"{self.root.rstrip('/')}/{local.parent.name}", exist_ok=True)
                 self.fs.put_file(str(local), remote)  # one object PUT: readers see all or nothing
             except OSError as error:
-                log.warning("segment upload failed, retried at the next rotation",
-                            extra={"segment": local.name, "error": type(error).__name__})
+                log.warning("segment upload of %s failed (%s), retried at the next rotation",
+                            local.name, type(error).__name__)
                 continue
             local.unlink()
             self.closed_segments.append(self.fs.unstrip_protocol(remote))
@@ -234,8 +233,7 @@ def recover_open_segments(stage: str | Path) -> list[str]:
                 continue
             final = _publish(path, match["instance"], int(match["seq"]))
             recovered.append(str(final))
-            log.warning("recovered an open segment left by a dead writer",
-                        extra={"segment": final.name, "bytes": whole})
+            log.warning("recovered %s (%d bytes) left open by a dead writer", final.name, whole)
         finally:
             os.close(fd)
     return recovered
