@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class UpstreamError(RuntimeError):
         self.body = body
 
 
-class Generation:
+class Generation(ABC):
     """Text deltas; after the last one: prompt/completion tokens, finish reason, version."""
 
     def __init__(self, version: str):
@@ -58,9 +59,9 @@ class Generation:
     def __aiter__(self) -> AsyncIterator[str]:
         return self._deltas()
 
-    async def _deltas(self) -> AsyncIterator[str]:  # pragma: no cover - overridden
-        raise NotImplementedError
-        yield ""
+    @abstractmethod
+    def _deltas(self) -> AsyncIterator[str]:
+        """The text deltas, as an async generator; sets the counts as it ends."""
 
 
 class StopTrimmer:
