@@ -107,9 +107,10 @@ def redeploy(
     webhook = webhook or os.environ.get("FLYWHEEL_REDEPLOY_WEBHOOK")
     command = command or os.environ.get("FLYWHEEL_REDEPLOY_COMMAND")
     if webhook:
-        request = urllib.request.Request(
-            webhook, data=payload, method="POST", headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("FLYWHEEL_GATEWAY_ADMIN_TOKEN"):  # the gateway's /admin/reload wants it
+            headers["Authorization"] = f"Bearer {os.environ['FLYWHEEL_GATEWAY_ADMIN_TOKEN']}"
+        request = urllib.request.Request(webhook, data=payload, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 outcome["webhook"] = f"ok {response.status}"
