@@ -83,11 +83,13 @@ def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _landing_files(path: Path) -> list[str]:
+def _landing_files(path: Path, dt: str) -> list[str]:
+    """``dt=D/<source id>`` of the landing files behind a partition file (never their names:
+    ``pipelines.landing.source_id`` maps a day's files to these ids)."""
     if "source_file" not in pq.ParquetFile(path).schema_arrow.names:
         return []
     values = pq.read_table(path, columns=["source_file"])["source_file"].unique().to_pylist()
-    return sorted(v for v in values if v)
+    return sorted(v if v.startswith("dt=") else f"dt={dt}/{v}" for v in values if v)
 
 
 def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
@@ -113,7 +115,7 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
             "path": source["path"],
             "sha256": source.get("sha256"),
             "hash_now": state,
-            "landing_files": _landing_files(path)
+            "landing_files": _landing_files(path, source.get("dt"))
             if state != "missing" and source["table"] in SOURCED_TABLES else [],
         })
     return rows

@@ -161,7 +161,7 @@ def ring_fingerprint(ring: list[bytes]) -> str:
 
 
 def _record_path(warehouse: str) -> str:
-    from pipelines.warehouse import join
+    from warehouse.files import join
 
     return join(warehouse.rstrip("/"), *KEY_RECORD)
 

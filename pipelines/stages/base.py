@@ -56,6 +56,8 @@ class Stage(beam.PTransform, metaclass=abc.ABCMeta):
 
     stage: ClassVar[str]
     outputs: ClassVar[tuple[str, ...]] = ("kept",)
+    # False where the main input is not records (read's input is files): no ``in`` tally.
+    counts_in: ClassVar[bool] = True
 
     @abc.abstractmethod
     def transform(self, pcoll) -> dict:
@@ -65,7 +67,7 @@ class Stage(beam.PTransform, metaclass=abc.ABCMeta):
         result = dict(self.transform(pcoll))
         if REJECTS not in result:
             result[REJECTS] = pcoll.pipeline | "NoRejects" >> beam.Create([])
-        counted = [pcoll | "TallyIn" >> beam.ParDo(_Tally(self.stage, "in"))]
+        counted = [pcoll | "TallyIn" >> beam.ParDo(_Tally(self.stage, "in"))] if self.counts_in else []
         counted += [result[name] | f"TallyOut_{name}" >> beam.ParDo(_Tally(self.stage, "out"))
                     for name in self.outputs]
         counted.append(result[REJECTS] | "TallyDropped" >> beam.ParDo(_TallyDropped(self.stage)))

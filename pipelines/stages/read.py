@@ -97,12 +97,13 @@ class _ReadLinesFn(beam.DoFn):
 class ReadLandingLines(Stage):
     """Landing files -> their lines, spread across workers after reading.
 
-    ``in`` counts files, ``out`` lines; the files the selection skipped are counted as
-    ``skipped_files`` per reason.
+    ``out`` counts lines (its input is files, so there is no ``in``); the files the selection
+    skipped are counted as ``skipped_files`` per reason.
     """
 
     stage = "read"
     outputs = ("lines",)
+    counts_in = False
 
     def __init__(self, skipped: tuple[tuple[str, str], ...] = (),
                  config: ReadConfig = ReadConfig()):

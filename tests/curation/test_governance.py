@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from curation import governance
-from pipelines import erase
+from pipelines import erase, landing
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,11 @@ def test_model_lineage_reaches_landing_files(world, curated_warehouse):
     interactions = [r for r in rows if r["table"] == "interactions"]
     assert interactions and all(r["landing_files"] for r in interactions)
     for row in interactions:
+        folder = curated_warehouse.landing / f"dt={row['dt']}"
+        ids = {landing.source_id(i, n) for i, n in enumerate(sorted(p.name for p in folder.iterdir()))}
         for name in row["landing_files"]:
-            assert (curated_warehouse.landing / name).is_file(), name
-            assert name.startswith(f"dt={row['dt']}/")
+            assert name.startswith(f"dt={row['dt']}/"), name
+            assert name.split("/", 1)[1] in ids, f"{name} names no landing file of that day"
     # The erasure rewrote day 1's interactions (the day-2 requester's rows) and nothing of day 2.
     state = {(r["table"], r["dt"]): r["hash_now"] for r in rows}
     assert state[("interactions", "2026-11-01")] == "changed"

@@ -87,9 +87,10 @@ def hostile_day(tmp_path_factory):
     (folder / "escape.jsonl").symlink_to(secret)
     (folder / "long.jsonl").write_bytes(b'{"pad": "' + b"x" * (2 * MAX_LINE) + b'"}\n'
                                         + b"{}\n")
-    os.environ[pseudonym.KEY_ENV] = KEY
     config = curate.CurateConfig(read=ReadConfig(max_line_bytes=MAX_LINE))
-    result = curate.run(argv(land, wh), config=config)
+    with pytest.MonkeyPatch.context() as patch:  # the key of this module's warehouses only
+        patch.setenv(pseudonym.KEY_ENV, KEY)
+        result = curate.run(argv(land, wh), config=config)
     return land, wh, result
 
 
