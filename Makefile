@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m pipelines.demo --out demo_out
+	$(BIN)/python -m flywheel.demo --out demo_out
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """Landing erasure throughput: how long a sweep of the landing zone takes, per day of traffic.
 
-Simulates one day per size, then runs ``pipelines.landing_erasure.erase_landing`` twice on it:
+Simulates one day per size, then runs ``governance.landing_erasure.erase_landing`` twice on it:
 once erasing 1 % of the day's users (the files holding their lines are rewritten) and once more
 (the rerun: every file scanned, none rewritten), which is what every later daily erasure run
 pays per landing day kept. Prints a table and writes bench/out/landing_erasure.json.
@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from feedback import simulate  # noqa: E402
-from pipelines import landing_erasure, pseudonym  # noqa: E402
+from governance import landing_erasure  # noqa: E402
+from warehouse import pseudonym  # noqa: E402
 
 RING = [b"bench-key-not-secret-0123456789abcdef"]
 DAY = "2026-11-01"

@@ -26,8 +26,9 @@ from typing import Any, TextIO
 
 import duckdb
 
-from curation import governance, report, views
 from curation.render import FORMATS, emit, human_bytes
+from governance import lineage as governance
+from governance import report, views
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -1,7 +1,7 @@
 """The user-data flywheel, every night: curate yesterday's traffic, learn from it, and redeploy
 only a better model.
 
-Every task is a few lines calling ``pipelines.cycle``; heavy imports happen inside tasks, tasks
+Every task is a few lines calling ``flywheel.cycle``; heavy imports happen inside tasks, tasks
 pass paths and ids (never data) through XCom, and each reads and writes only the partition of
 the run's logical date, so a rerun or a backfill of a day is idempotent end to end.
 
@@ -40,7 +40,7 @@ def _config(context):
     """CycleConfig from params, then Variables, then defaults."""
     from airflow.sdk import Variable
 
-    from pipelines.cycle import CycleConfig
+    from flywheel.cycle import CycleConfig
 
     params = context["params"]
 
@@ -96,7 +96,7 @@ def user_data_flywheel():
     @task(doc_md="Fails in words when the landing partition of the day is missing or empty.",
           retries=6, retry_delay=timedelta(minutes=30))
     def check_landing(**context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.check_landing(_config(context), context["ds"])
 
@@ -104,48 +104,48 @@ def user_data_flywheel():
           "DirectRunner by default, Dataflow/Flink/Spark through `beam_args`. Replaces the day's "
           "partitions atomically; rerun safely.", execution_timeout=timedelta(hours=4))
     def curate(landing_info, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.curate_day(_config(context), context["ds"])
 
     @task(doc_md="Completes pending deletion requests across all partitions, datasets and "
           "models (tombstones in `deletions`).")
     def erase(curated, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.erase_requested(_config(context), context["ds"])
 
     @task(doc_md="Writes the analysts' DuckDB catalog and the day's HTML report.")
     def publish(erased, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.publish(_config(context), context["ds"])
 
     @task(doc_md="Builds SFT and preference datasets from the last `window_days` of consented "
           "data; the id is a content hash, so a rerun reuses it.")
     def build_dataset(erased, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.build_dataset(_config(context), context["ds"])
 
     @task(doc_md="Trains the Bradley-Terry reward model (TRL RewardTrainer) and registers it.",
           pool=GPU_POOL, queue=GPU_QUEUE, execution_timeout=timedelta(hours=6))
     def train_reward(dataset, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.train_reward_model(_config(context), dataset["dataset_id"])
 
     @task(doc_md="Fine-tunes the candidate (TRL SFTTrainer) and registers it.",
           pool=GPU_POOL, queue=GPU_QUEUE, execution_timeout=timedelta(hours=12))
     def train_sft(dataset, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.train_candidate(_config(context), dataset["dataset_id"])
 
     @task(doc_md="Held-out loss, reward-model win rate vs the champion, regression checks; "
           "writes the evaluation JSON and the gate's decision.", pool=GPU_POOL, queue=GPU_QUEUE)
     def evaluate(dataset, candidate, reward, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.evaluate_candidate(_config(context), dataset["dataset_id"],
                                         candidate["version"], reward["version"])
@@ -157,14 +157,14 @@ def user_data_flywheel():
     @task(doc_md="Moves the `champion` alias, appends to `deployments`, writes the serving "
           "manifest and calls the redeploy hooks.")
     def promote_and_redeploy(candidate, evaluation, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.promote_or_keep(_config(context), context["ds"], candidate["version"],
                                      evaluation["evaluation"])
 
     @task(doc_md="Records 'champion kept' and the gate's reason in `deployments`.")
     def keep_champion(candidate, evaluation, **context):
-        from pipelines import cycle
+        from flywheel import cycle
 
         return cycle.promote_or_keep(_config(context), context["ds"], candidate["version"],
                                      evaluation["evaluation"])

@@ -33,12 +33,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from feedback.contract import ContractLimits
-from pipelines import landing, pseudonym, stages
+from pipelines import landing, stages
 from pipelines.dedup import INDEX_COLUMNS, DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
-from warehouse import days, partitions
+from warehouse import days, partitions, pseudonym
 from warehouse import files as storage
 
 log = logging.getLogger("pipelines.curate")

@@ -44,10 +44,18 @@ MODULES = product_modules()
 
 
 def is_cli(name: str, tree: ast.Module) -> bool:
-    """``__main__`` modules and any module that defines ``main()`` are command-line leaves."""
+    """``__main__`` modules, modules that define ``main()`` and modules run as scripts
+    (``if __name__ == "__main__"``, such as the one-line shims of moved commands) are
+    command-line leaves."""
     if name.endswith("__main__"):
         return True
-    return any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            return True
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+            return True
+    return False
 
 
 def imports_of(name: str, tree: ast.Module) -> list[tuple[str, int]]:

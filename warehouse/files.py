@@ -55,6 +55,16 @@ def delete_tree(path: str) -> None:
 
 
 
+def ensure_parent(path: str) -> None:
+    """Create a local path's parent folder; object stores have no folders to create."""
+    if "://" not in path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
+def basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def atomic_write(path: str, data: bytes | str) -> None:
     """Write ``path`` so readers see the old content or the new, never a part.
 

@@ -8,8 +8,8 @@ from datetime import date as Date
 import apache_beam as beam
 
 from feedback import contract
-from pipelines import pseudonym
 from pipelines.stages.base import REJECTS, Stage, reject_row
+from warehouse import pseudonym
 
 
 def last_user_message(messages: list[dict]) -> str:

@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from curation import governance
-from pipelines import erase, landing
+from governance import erase
+from governance import lineage as governance
+from pipelines import landing
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import erase
+from governance import erase
 from warehouse import files as storage
 from warehouse import journal, partitions
 
@@ -73,7 +73,7 @@ def tree_hashes(wh: Path) -> dict[str, str]:
 
 
 def expected_after(before: dict[str, dict[str, list[dict]]], victims: set[str]) -> dict:
-    """The warehouse minus the victims' rows, computed independently of pipelines.erase."""
+    """The warehouse minus the victims' rows, computed independently of governance.erase."""
     victim_ids = {r["event_id"] for rows in before["interactions"].values() for r in rows
                   if r["user_pseudonym"] in victims}
     refs = ("interaction_id", "original_interaction_id", "other_interaction_id")
@@ -98,9 +98,9 @@ TABLES = ("interactions", "feedback", "rejects", "dedup_index", "stats", "deleti
 def before_and_after(curated_warehouse, tmp_path_factory):
     """(warehouse before, warehouse after one erasure, summary, stale dataset id, model version)."""
     from curation.datasets import DatasetConfig, build_dataset
-    from pipelines import pseudonym
     from training import registry
     from training.data import resolve_dataset
+    from warehouse import pseudonym
 
     root = tmp_path_factory.mktemp("erase")
     before = copy_warehouse(curated_warehouse, root / "before")
@@ -189,7 +189,7 @@ def test_rerun_is_a_no_op(before_and_after, tmp_path):
 
 
 def test_stale_dataset_and_tagged_model_are_never_promoted(before_and_after):
-    from curation import governance
+    from governance import lineage as governance
     from training.config import GatePolicy
     from training.data import DatasetError, resolve_dataset
     from training.evaluate import EvalResult, should_promote
@@ -335,7 +335,8 @@ def pseudonyms_in(wh: Path) -> set[str]:
 
 def test_rotation_rekeys_every_pseudonym_along_the_chain(before_and_after, curated_warehouse,
                                                          tmp_path):
-    from pipelines import pseudonym, rotate_key
+    from governance import rotate_key
+    from warehouse import pseudonym
 
     before = before_and_after[0]
     old_key = curated_warehouse.key.encode()
@@ -375,7 +376,7 @@ def test_erasure_after_rotation_reaches_rows_written_under_the_old_key(
     """A request pseudonymized under the key chain removes the user's pre-rotation history."""
     import pyarrow as pa
 
-    from pipelines import rotate_key
+    from governance import rotate_key
     from warehouse import schemas
 
     before = before_and_after[0]
@@ -411,7 +412,7 @@ def test_erasure_after_rotation_reaches_rows_written_under_the_old_key(
 def test_rotation_killed_midway_resumes_without_double_rekeying(before_and_after,
                                                                 curated_warehouse, tmp_path,
                                                                 monkeypatch):
-    from pipelines import rotate_key
+    from governance import rotate_key
 
     before = before_and_after[0]
     old_key = curated_warehouse.key.encode()

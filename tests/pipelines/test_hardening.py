@@ -23,10 +23,11 @@ import pytest
 
 from curation import datasets, inspect
 from feedback import simulate
-from pipelines import curate, landing, pseudonym, recover
+from pipelines import curate, landing, recover
 from pipelines.stages.read import FILE_TOO_LARGE, LINE_TOO_LONG, ReadConfig, read_lines
 from tests.conftest import REPO
 from warehouse import files as storage
+from warehouse import pseudonym
 
 DAY = "2026-11-05"
 KEY = "hardening-test-key-7f3a9c2e41b8d605"
@@ -312,7 +313,7 @@ def test_two_runs_of_one_day_never_interleave(tmp_path):
 
 @pytest.mark.slow
 def test_a_backfill_does_not_resurrect_an_erased_user(curated_warehouse, tmp_path, monkeypatch):
-    from pipelines import erase
+    from governance import erase
 
     monkeypatch.setenv(pseudonym.KEY_ENV, curated_warehouse.key)
     wh = tmp_path / "warehouse"

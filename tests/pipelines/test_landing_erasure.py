@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import erase, landing_erasure, pseudonym
+from governance import erase, landing_erasure
+from warehouse import pseudonym
 
 RING = [b"landing-test-key-not-secret-0123456789"]
 
@@ -99,7 +100,7 @@ def test_a_key_ring_that_is_not_the_warehouses_is_refused_before_anything_change
 
 
 def test_after_a_rotation_the_whole_ring_finds_the_users_lines(world):
-    from pipelines import rotate_key
+    from governance import rotate_key
 
     wh, landing, ring, victims = world
     new_key = b"rotated-key-not-secret-fedcba9876543210"

@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from pipelines import pseudonym
 from tests.conftest import PSEUDONYM_KEY
+from warehouse import pseudonym
 
 A = b"first-key-not-secret-0123456789abcdef"
 B = b"second-key-not-secret-fedcba9876543210"
@@ -132,7 +132,7 @@ def test_an_unfinished_rotation_stops_every_job(tmp_path):
         {"epoch": 0, "fingerprint": pseudonym.ring_fingerprint([A]), "state": "complete"},
         {"epoch": 1, "fingerprint": pseudonym.ring_fingerprint([A, B]), "state": "rotating"}])
     for ring in ([A], [A, B]):
-        with pytest.raises(pseudonym.KeyMismatch, match="unfinished.*rerun python -m pipelines.rotate_key"):
+        with pytest.raises(pseudonym.KeyMismatch, match="unfinished.*rerun python -m governance.rotate_key"):
             pseudonym.ensure_key_fingerprint(wh, ring)
 
 

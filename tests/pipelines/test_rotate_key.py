@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import pseudonym, rotate_key
+from governance import rotate_key
+from warehouse import pseudonym
 
 NEW_KEY = b"rotated-key-not-secret-fedcba9876543210"
 WRONG_KEY = b"wrong-old-key-not-secret-0123456789abcdef"

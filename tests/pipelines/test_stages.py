@@ -9,7 +9,6 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import pseudonym
 from pipelines.quality import FILTER_REASONS, FilterConfig, judge
 from pipelines.stages import (
     REJECTS,
@@ -21,6 +20,7 @@ from pipelines.stages import (
     ResolveFeedback,
     ScrubPII,
 )
+from warehouse import pseudonym
 
 KEY = "unit-test-key-0123456789"
 

@@ -3,7 +3,7 @@
 Datasets under ``WAREHOUSE/datasets/<id>/`` lose the erased users' rows and are marked stale in
 their manifest (a count, never an id); MLflow model versions trained on a stale dataset are
 tagged ``contains_erased_user_data=true`` so that the promotion gate refuses them.
-``pipelines.erase`` drives both; ``pipelines.rotate_key`` and ``curation.governance`` read the
+``governance.erase`` drives both; ``governance.rotate_key`` and ``governance.lineage`` read the
 same layout. See docs/governance.md.
 """
 

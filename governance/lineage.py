@@ -2,7 +2,7 @@
 
 These functions return rows (lists of dicts); ``python -m curation.inspect deletions`` and
 ``python -m curation.inspect lineage --model NAME --version V`` / ``lineage --dataset ID`` print
-them. The erasure itself is ``pipelines.erase``; the design is in docs/governance.md.
+them. The erasure itself is ``governance.erase``; the design is in docs/governance.md.
 
 Lineage chain: a model version's MLflow tag ``dataset_id`` -> the dataset's manifest
 ``created_from`` (warehouse partition files with the sha256 they had at build time) -> the
@@ -17,13 +17,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines import erase_downstream as downstream
+from governance import erase_downstream as downstream
 
 
 def _erase():
-    """pipelines.erase, imported on first use: it loads Beam's filesystems (about a second),
+    """governance.erase, imported on first use: it loads Beam's filesystems (about a second),
     which the inspect CLI's other commands should not pay for."""
-    from pipelines import erase
+    from governance import erase
 
     return erase
 

@@ -58,7 +58,7 @@ def load_key(key_file: str | None = None) -> bytes:
 def load_key_ring(key_file: str | None = None) -> list[bytes]:
     """The keys from ``key_file`` (local path or any Beam filesystem URL), else the environment.
 
-    One key per line, oldest first: after a rotation (``pipelines.rotate_key``) the file holds
+    One key per line, oldest first: after a rotation (``governance.rotate_key``) the file holds
     every key so far and pseudonyms are chained through them (``pseudonymize_ring``). Refuses to
     go on without a key: a pipeline that silently used a default would publish reversible
     pseudonyms. Refuses a weak key, and a local key file readable by group or others.
@@ -209,7 +209,7 @@ def ensure_key_fingerprint(warehouse: str, ring: list[bytes]) -> None:
     last = epochs[-1]
     if last["state"] != "complete":
         raise KeyMismatch(f"a key rotation of {warehouse} to epoch {last['epoch']} is unfinished; "
-                          "rerun python -m pipelines.rotate_key with the same key files first")
+                          "rerun python -m governance.rotate_key with the same key files first")
     if last["fingerprint"] == current:
         return
     if any(e["fingerprint"] == current for e in epochs):
@@ -217,6 +217,6 @@ def ensure_key_fingerprint(warehouse: str, ring: list[bytes]) -> None:
                           f"{last['epoch']}); append the newer keys to the key file, oldest first")
     if any(ring_fingerprint(ring[:n]) == last["fingerprint"] for n in range(1, len(ring))):
         raise KeyMismatch(f"the key ring ends with a key that {warehouse} was never rotated to; "
-                          "run python -m pipelines.rotate_key first or remove that key")
+                          "run python -m governance.rotate_key first or remove that key")
     raise KeyMismatch(f"the key ring (fingerprint {current}) is not the one {warehouse} was "
                       f"written under (fingerprint {last['fingerprint']}); use that key file")

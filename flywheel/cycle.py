@@ -1,7 +1,7 @@
 """The daily flywheel cycle as plain, idempotent steps keyed by the day.
 
 The Airflow DAG (``dags/user_data_flywheel.py``) runs each step as one task and the demo
-(``pipelines.demo``) calls them in order; both pass paths and ids, never data. Every step can be
+(``flywheel.demo``) calls them in order; both pass paths and ids, never data. Every step can be
 rerun for the same day and gives the same result without duplicating anything: curation replaces
 the day's partitions, dataset ids are content hashes, a model already trained on a dataset is
 reused rather than registered again, and promotion records are keyed by the day.
@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger("pipelines.cycle")
+log = logging.getLogger("flywheel.cycle")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def curate_day(config: CycleConfig, day: str) -> dict:
 def erase_requested(config: CycleConfig, day: str) -> dict:
     """Complete the day's deletion requests in the warehouse, its datasets, the registry and
     the landing zone; then drop curated landing days past the retention, when one is set."""
-    from pipelines import erase, landing_erasure, pseudonym
+    from governance import erase, landing_erasure
+    from warehouse import pseudonym
 
     ring = pseudonym.load_key_ring(config.pseudonym_key_file)
     summary = erase.erase(config.warehouse, as_of=day, tracking_uri=config.tracking_uri,

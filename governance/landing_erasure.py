@@ -12,7 +12,7 @@ anywhere (the summaries hold counts and dates only).
 * ``apply_retention``: landing days more than N days before the reference day are deleted, but
   only days that are curated (the warehouse has a committed partition for them).
 
-Both work on local landing folders (see docs/governance.md). ``pipelines.erase`` calls them.
+Both work on local landing folders (see docs/governance.md). ``governance.erase`` calls them.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from pipelines import pseudonym
-from warehouse import partitions
+from warehouse import partitions, pseudonym
 
-log = logging.getLogger("pipelines.landing_erasure")
+log = logging.getLogger("governance.landing_erasure")
 
 # A rewrite in progress: hidden, and no ".jsonl" in the name, so curation never reads it.
 TMP_PREFIX = ".erase-"
