@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from curation import rules
 from feedback.contract import MESSAGE_TYPE
-from warehouse import days, journal
+from warehouse import days, journal, umask
 
 DATASETS_DIR = "datasets"
 MANIFEST = "manifest.json"
@@ -642,6 +642,7 @@ def _summary(manifest: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     parser = argparse.ArgumentParser(prog="python -m curation.datasets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

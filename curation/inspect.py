@@ -26,9 +26,10 @@ from typing import Any, TextIO
 
 import duckdb
 
+from curation import report, views
 from curation.render import FORMATS, emit, human_bytes
 from governance import lineage as governance
-from governance import report, views
+from warehouse import umask
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     stdout = stdout or sys.stdout
     try:
         args = build_parser().parse_args(argv)

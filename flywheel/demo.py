@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from warehouse import umask
+
 DAY1, DAY2 = "2026-11-01", "2026-11-02"
 
 
@@ -114,6 +116,7 @@ def _flat(counts: dict, prefix: str = "") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     parser = argparse.ArgumentParser(prog="python -m flywheel.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="where everything is written")

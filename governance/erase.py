@@ -59,7 +59,7 @@ from governance.erase_downstream import DATASETS_DIR, ERASED_TAG, MANIFEST, data
 from warehouse import files as storage
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
-from warehouse import partitions, pseudonym, schemas
+from warehouse import partitions, pseudonym, schemas, umask
 
 log = logging.getLogger("governance.erase")
 
@@ -471,6 +471,7 @@ def _run(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.as_of and not _is_day(args.as_of):

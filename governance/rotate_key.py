@@ -38,7 +38,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from governance import erase, erase_downstream
 from warehouse import files as storage
-from warehouse import partitions, pseudonym
+from warehouse import partitions, pseudonym, umask
 
 FINGERPRINT_META = b"flywheel.key_fingerprint"
 
@@ -215,6 +215,7 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
 
 
 def main(argv: list[str] | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     parser = argparse.ArgumentParser(prog="python -m governance.rotate_key",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", required=True)

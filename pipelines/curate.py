@@ -38,7 +38,7 @@ from pipelines.dedup import INDEX_COLUMNS, DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
-from warehouse import days, partitions, pseudonym
+from warehouse import days, partitions, pseudonym, umask
 from warehouse import files as storage
 
 log = logging.getLogger("pipelines.curate")
@@ -257,7 +257,7 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
     args, beam_args = parse_args(argv)
     day = days.parse_day(args.date)
     config = _with_overrides(config or CurateConfig(), args)
-    storage.restrict_umask()
+    umask.restrict_umask()
     ring = pseudonym.load_key_ring(args.pseudonym_key_file)  # refuse to start without a key
     selection = landing.select_files(args.landing, day, allow_empty=args.allow_empty)
     wh = args.warehouse.rstrip("/")

@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warehouse import days, journal, partitions
-from warehouse import files as storage
+from warehouse import days, journal, partitions, umask
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         day = days.parse_day(args.date) if args.date else None
-        storage.restrict_umask()
+        umask.restrict_umask()
         wh = args.warehouse.rstrip("/")
         pending = [day] if day else sorted({e["date"] for e in journal.unfinished_commits(wh)})
         rolled = []

@@ -57,11 +57,19 @@ class Generation(ABC):
         self.finish_reason = "stop"
 
     def __aiter__(self) -> AsyncIterator[str]:
-        return self._deltas()
+        return _without_nul(self._deltas())
 
     @abstractmethod
     def _deltas(self) -> AsyncIterator[str]:
         """The text deltas, as an async generator; sets the counts as it ends."""
+
+
+async def _without_nul(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
+    """A model (an untrained one easily) can emit U+0000, which the event contract refuses in
+    any line: it is dropped here, so the user and the landing zone see the same text."""
+    async for text in deltas:
+        if text := text.replace("\x00", ""):
+            yield text
 
 
 class StopTrimmer:

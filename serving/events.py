@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import secrets
 
-from feedback.contract import Invalid, format_timestamp, validate_event
+from feedback.contract import Invalid, format_timestamp, parse_line, validate_event
 
 # Keys of the request's ``metadata`` that the gateway reads itself; the rest is kept as is.
 CONSENT_KEY, CONVERSATION_KEY, TURN_KEY = "consent_training", "conversation_id", "turn"
@@ -49,6 +50,11 @@ def checked(record: dict) -> dict:
         validate_event(record)
     except Invalid as error:
         raise BadEvent(error.detail, _param(error), error.reason) from error
+    # The line as the landing writer writes it, judged as curation will judge it (NUL
+    # characters, nesting and the other line-level rules are not validate_event's).
+    parsed = parse_line(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    if not parsed.ok:
+        raise BadEvent(parsed.detail, None, parsed.reason)
     return record
 
 

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from serving.config import GatewayConfig, LandingConfig
+from warehouse import umask
 
 
 def parse_config(argv: list[str] | None = None) -> GatewayConfig:
@@ -58,6 +59,7 @@ def parse_config(argv: list[str] | None = None) -> GatewayConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     import uvicorn
 
     from serving.app import create_app
