@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except (views.WarehouseError, views.QueryTimeout, governance.GovernanceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     except duckdb.Error as exc:
-        print(f"error: {views._one_line(exc)}", file=sys.stderr)
+        print(f"error: {views.one_line(exc)}", file=sys.stderr)
     except OSError as exc:
         print(f"error: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()"),
               file=sys.stderr)

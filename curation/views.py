@@ -432,10 +432,10 @@ def _execute(
         columns = [d[0] for d in cursor.description]
         return columns, cursor.fetchall()
     except duckdb.Error as exc:
-        raise WarehouseError(_one_line(exc)) from None
+        raise WarehouseError(one_line(exc)) from None
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 

@@ -332,3 +332,10 @@ def test_a_backfill_does_not_resurrect_an_erased_user(curated_warehouse, tmp_pat
         assert not back, f"{table} of {first} holds {len(back)} erased user(s) again"
     erased = [r for r in rows(wh, "rejects", first) if r["reason"] == "user_erased"]
     assert erased
+
+
+def test_a_bad_pii_entity_is_one_sentence_naming_it(tmp_path, capsys):
+    code = curate.main(argv(tmp_path / "landing", tmp_path / "wh", DAY,
+                            "--pii-entities", "EMAIL_ADDRESS,PERSN"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "PERSN" in err[0] and "EMAIL_ADDRESS" in err[0]
