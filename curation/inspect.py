@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import duckdb
 
-from curation import report, views
+from curation import questions, report, views
 from curation.render import FORMATS, emit, human_bytes
 from governance import lineage as governance
 from warehouse import umask
@@ -94,7 +94,7 @@ def cmd_query(con, args):
 
 
 def cmd_funnel(con, args):
-    rows = views.funnel(con, args.date)
+    rows = questions.funnel(con, args.date)
     if not rows:
         raise views.WarehouseError("the stats table is empty: has the curation job run?")
     columns = ["stage", "records_in", "kept", "dropped", "unaccounted", "dropped_by_reason"]
@@ -113,11 +113,11 @@ def cmd_funnel(con, args):
 
 
 def cmd_pii(con, args):
-    return ["dt", "entity_type", "findings"], views.pii_findings(con, args.date), None
+    return ["dt", "entity_type", "findings"], questions.pii_findings(con, args.date), None
 
 
 def cmd_feedback(con, args):
-    rows = views.feedback_summary(con, args.by)
+    rows = questions.feedback_summary(con, args.by)
     keys = [k.strip() for k in args.by.split(",")]
     return [*keys, "metric", "value", "ci_low", "ci_high", "n"], rows, None
 

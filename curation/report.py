@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from curation import views
+from curation import questions, views
 from curation.render import cell, human_bytes
 
 PLOT_IDS = {
@@ -258,10 +258,10 @@ def build_report(con: duckdb.DuckDBPyConnection, root: str,
     from plotly.offline import get_plotlyjs
 
     inventory = views.inventory(con)
-    funnel_rows = views.funnel(con)
-    pii_rows = views.pii_findings(con)
-    by_version = views.feedback_summary(con, "model_version")
-    by_version_day = views.feedback_summary(con, "model_version,day")
+    funnel_rows = questions.funnel(con)
+    pii_rows = questions.pii_findings(con)
+    by_version = questions.feedback_summary(con, "model_version")
+    by_version_day = questions.feedback_summary(con, "model_version,day")
     figures = {
         "funnel": funnel_figure(funnel_rows, config),
         "drops": drops_figure(funnel_rows, config),

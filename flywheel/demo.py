@@ -68,17 +68,17 @@ def _champion_label(config) -> str:
 
 
 def _summary(config, results: dict[str, dict], seconds: float) -> str:
-    from curation import views
+    from curation import questions, views
 
     con = views.connect(config.warehouse)
     lines = [f"\n=== user-data flywheel demo: two cycles in {seconds / 60:.1f} min ==="]
     for day, steps in results.items():
         lines.append(f"\n--- {day} ---")
-        funnel = views.funnel(con, day)
+        funnel = questions.funnel(con, day)
         lines.append("funnel (in -> kept): " + "; ".join(
             f"{r['stage']} {r['records_in']}->{r['kept']}" for r in funnel
             if r.get("records_in") is not None and not r.get("reason")))
-        pii = views.pii_findings(con, day)
+        pii = questions.pii_findings(con, day)
         lines.append("PII placeholders: " + ", ".join(
             f"{r.get('entity_type', r.get('entity'))}={r.get('findings', r.get('count'))}"
             for r in pii))

@@ -120,3 +120,9 @@ TABLES = {
     "dedup_index": DEDUP_INDEX,
     "deletion_requests": DELETION_REQUESTS,
 }
+
+
+# The curation job's stages in the order records flow through them: the vocabulary of the
+# ``stats`` and ``rejects`` tables' ``stage`` column (the job, reconcile and the funnel read it).
+STAGES = ("read", "parse", "redelivery", "erasure", "attach", "filter", "scrub", "dedup_exact",
+          "dedup_near", "resolve", "write")

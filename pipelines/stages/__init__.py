@@ -14,10 +14,7 @@ from pipelines.stages.read import ReadConfig, ReadLandingLines
 from pipelines.stages.resolve import ResolveFeedback
 from pipelines.stages.scrub import ScrubPII
 from pipelines.stages.write import ComputeStats, WriteTables, row_tallies, to_row
-
-# Stage names in flow order: the stats table, reconcile and the analysts' funnel use them.
-STAGES = ("read", "parse", "redelivery", "erasure", "attach", "filter", "scrub", "dedup_exact",
-          "dedup_near", "resolve", "write")
+from warehouse.schemas import STAGES  # the stats table's stage vocabulary
 
 __all__ = [
     "REJECTS", "STAGES", "TALLIES", "AttachFeedback", "CollapseRedeliveries", "ComputeStats",

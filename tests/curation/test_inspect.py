@@ -22,7 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from curation import inspect, report, views
+from curation import inspect, questions, report, views
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = ("interactions", "feedback", "rejects", "stats", "dedup_index", "deletion_requests")
@@ -264,14 +264,14 @@ def test_rated_interactions_aggregates_feedback(wh):
 
 def test_confidence_intervals_match_textbook_values():
     # Wilson, 0 of 10 at 95%: [0, z^2 / (n + z^2)] = [0, 0.2775].
-    low, high = views.wilson_interval(0, 10)
+    low, high = questions.wilson_interval(0, 10)
     assert low == pytest.approx(0, abs=1e-12) and high == pytest.approx(0.2775, abs=1e-4)
-    low, high = views.wilson_interval(5, 10)
+    low, high = questions.wilson_interval(5, 10)
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     # Student t 0.975 quantiles from the standard table.
     for df, t in ((1, 12.706), (2, 4.303), (5, 2.571), (10, 2.228), (30, 2.042)):
-        assert views.t_quantile(0.975, df) == pytest.approx(t, abs=5e-3)
-    assert all(math.isnan(x) for x in views.mean_interval(3.0, None, 1))
+        assert questions.t_quantile(0.975, df) == pytest.approx(t, abs=5e-3)
+    assert all(math.isnan(x) for x in questions.mean_interval(3.0, None, 1))
 
 
 # --- query and read-only enforcement ----------------------------------------------------------
