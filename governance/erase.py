@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import logging
-import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,7 +46,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from governance import erase_downstream as downstream
@@ -56,10 +53,10 @@ from governance import landing_erasure
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
 from governance.erase_downstream import DATASETS_DIR, ERASED_TAG, MANIFEST, dataset_dirs  # noqa: F401
-from warehouse import files as storage
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
-from warehouse import partitions, pseudonym, schemas, umask
+from warehouse import days, partitions, pseudonym, schemas, umask
+from warehouse import files as storage
 
 log = logging.getLogger("governance.erase")
 
@@ -104,23 +101,6 @@ class EraseError(RuntimeError):
 # Small I/O helpers (local paths or Beam filesystem URLs for the warehouse tables)
 
 
-def _read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
-    with FileSystems.open(path) as handle:
-        data = handle.read()
-    parquet = pq.ParquetFile(io.BytesIO(data))
-    if columns is not None:
-        columns = [c for c in columns if c in parquet.schema_arrow.names]
-    return parquet.read(columns=columns)
-
-
-def _write_parquet(table: pa.Table, path: str, compression: str) -> None:
-    storage.ensure_parent(path)
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression=compression)
-    with FileSystems.create(path) as handle:
-        handle.write(sink.getvalue())
-
-
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -136,7 +116,7 @@ def read_requests(wh: str, as_of: str | None = None) -> list[dict]:
         if as_of and dt > as_of:
             continue
         for path in files:
-            for row in _read_parquet(path, ["event_id", "user_pseudonym", "requested_at"]).to_pylist():
+            for row in storage.read_parquet(path, ["event_id", "user_pseudonym", "requested_at"], present_only=True).to_pylist():
                 rows.append(dict(row, dt=dt))
     rows.sort(key=lambda r: (r["requested_at"] or datetime.min.replace(tzinfo=UTC), r["event_id"]))
     return rows
@@ -146,7 +126,7 @@ def read_tombstones(wh: str) -> list[dict]:
     rows = []
     for dt, files in sorted(partitions.partition_files(wh, DELETIONS_TABLE).items()):
         for path in files:
-            for row in _read_parquet(path).to_pylist():
+            for row in storage.read_parquet(path).to_pylist():
                 row["rows_removed"] = dict(row["rows_removed"] or [])
                 rows.append(dict(row, dt=dt))
     return rows
@@ -189,7 +169,7 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
     owner_of_interaction: dict[str, str] = {}
     for files in partitions.partition_files(wh, "interactions").values():
         for path in files:
-            table = _read_parquet(path, ["event_id", "user_pseudonym"])
+            table = storage.read_parquet(path, ["event_id", "user_pseudonym"], present_only=True)
             mask = downstream.member_mask(table["user_pseudonym"], erased_values)
             for row in table.filter(mask).to_pylist():
                 owner_of_interaction[row["event_id"]] = row["user_pseudonym"]
@@ -199,7 +179,7 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
         reference_columns = list(config.feedback_reference_columns) if table_name == "feedback" else []
         for dt, files in sorted(partitions.partition_files(wh, table_name).items()):
             for path in files:
-                table = _read_parquet(path, ["user_pseudonym", *reference_columns])
+                table = storage.read_parquet(path, ["user_pseudonym", *reference_columns], present_only=True)
                 if "user_pseudonym" not in table.column_names:
                     raise EraseError(f"{path} has no user_pseudonym column; table '{table_name}' "
                                      "does not follow warehouse/schemas.py")
@@ -246,8 +226,8 @@ def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: 
                     storage.ensure_parent(target)
                     FileSystems.copy([path], [target])  # byte for byte: its hash stays valid
                     continue
-                table = _read_parquet(path)
-                _write_parquet(table.filter(pc.invert(hit.remove)), target, config.compression)
+                table = storage.read_parquet(path)
+                storage.write_parquet(table.filter(pc.invert(hit.remove)), target, compression=config.compression)
         partitions.commit(wh, run_id, dt, sorted(tables))
         run_ids.append(run_id)
     return run_ids
@@ -403,7 +383,7 @@ def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig
     """Rewrite ``deletions/dt=<as_of>`` with its earlier rows plus ``rows`` (journal commit)."""
     existing = []
     for path in partitions.partition_files(wh, DELETIONS_TABLE).get(as_of, []):
-        existing.extend(_read_parquet(path).to_pylist())
+        existing.extend(storage.read_parquet(path).to_pylist())
     known = {r["request_event_id"] for r in existing}
     merged = existing + [r for r in rows if r["request_event_id"] not in known]
     merged.sort(key=lambda r: (r["requested_at"], r["request_event_id"]))
@@ -412,8 +392,8 @@ def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig
     if FileSystems.exists(stage_root):
         FileSystems.delete([stage_root])
     table = pa.Table.from_pylist(merged, schema=DELETIONS)
-    _write_parquet(table, storage.join(partitions.staging_dir(wh, run_id, DELETIONS_TABLE),
-                                         "part-0.parquet"), config.compression)
+    storage.write_parquet(table, storage.join(partitions.staging_dir(wh, run_id, DELETIONS_TABLE),
+                                              "part-0.parquet"), compression=config.compression)
     partitions.commit(wh, run_id, as_of, [DELETIONS_TABLE])
 
 
@@ -424,17 +404,6 @@ def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig
 def one_line(exc: BaseException) -> str:
     """An exception as one line (Beam's filesystem errors span several)."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _is_day(value: str) -> bool:
-    """Exactly YYYY-MM-DD (``fromisoformat`` alone also takes 20261102 and 2026-W44-1)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -474,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.as_of and not _is_day(args.as_of):
+    if args.as_of and not days.is_day(args.as_of):
         print(f"error: --as-of {args.as_of!r} is not YYYY-MM-DD", file=sys.stderr)
         return 2
     if "://" not in args.warehouse and not Path(args.warehouse).is_dir():

@@ -105,10 +105,16 @@ def sha256_file(path: str) -> str:
 
 
 def read_parquet(path: str, columns: list[str] | None = None,
-                 schema: pa.Schema | None = None) -> pa.Table:
-    if "://" not in path:
-        return pq.read_table(path, columns=columns, schema=schema)
-    return pq.read_table(io.BytesIO(read_bytes(path)), columns=columns, schema=schema)
+                 schema: pa.Schema | None = None, *, present_only: bool = False) -> pa.Table:
+    """A Parquet file as a table; ``present_only`` reads those of ``columns`` the file has
+    (older partitions may lack a column added since)."""
+    source = path if "://" not in path else io.BytesIO(read_bytes(path))
+    if present_only and columns is not None:
+        names = pq.ParquetFile(source).schema_arrow.names
+        columns = [c for c in columns if c in names]
+        if not isinstance(source, str):
+            source.seek(0)
+    return pq.read_table(source, columns=columns, schema=schema)
 
 
 def write_parquet(table: pa.Table, path: str, **options) -> None:
