@@ -126,7 +126,7 @@ def redeploy(
     return outcome
 
 
-def _deployment(client, model_name: str, version, action: str, at: dt.datetime) -> dict:
+def deployment_manifest(client, model_name: str, version, action: str, at: dt.datetime) -> dict:
     return {
         "model_name": model_name,
         "version": int(version.version),
@@ -139,7 +139,7 @@ def _deployment(client, model_name: str, version, action: str, at: dt.datetime) 
     }
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
     # Deployments record when the alias really moved: this is event time, not a partition date.
     return dt.datetime.now(dt.UTC)
 
@@ -179,7 +179,7 @@ def _row(report: dict, evaluation, *, run_key, model_name, action, current_numbe
         "run_key": run_key, "model_name": model_name, "action": action, "from_version": current_number,
         "to_version": int(candidate_version), "reason": reason,
         "metrics_json": json.dumps(report["candidate"], sort_keys=True), "dataset_id": report.get("dataset_id"),
-        "at": _now(),
+        "at": now_utc(),
     }
 
 
@@ -256,7 +256,7 @@ def promote(
                 "to_version": current_number, "recorded": recorded, "redeploy": {}}
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, str(candidate_version))
     recorded = append_deployment(warehouse, row)
-    outcome = redeploy(warehouse, _deployment(client, model_name, candidate, "promote", row["at"]), webhook, command)
+    outcome = redeploy(warehouse, deployment_manifest(client, model_name, candidate, "promote", row["at"]), webhook, command)
     return {"promoted": True, "reason": reason, "from_version": current_number,
             "to_version": int(candidate_version), "recorded": recorded, "redeploy": outcome}
 

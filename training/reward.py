@@ -306,14 +306,14 @@ def train_reward(
                 params=registry.flatten_params(config),
                 metrics=metrics,
                 dataset=dataset,
-                tags=_version_tags(meta),
+                tags=version_tags(meta),
                 uri=tracking_uri,
             )
         )
     return info
 
 
-def _version_tags(meta: dict) -> dict[str, str]:
+def version_tags(meta: dict) -> dict[str, str]:
     return {
         "dataset_id": meta["dataset_id"],
         "git_sha": meta["git_sha"],

@@ -23,7 +23,7 @@ from training.config import DEFAULT_SFT, SFT_MODEL_NAME, SFTTrainConfig, TinyLMC
 from training.data import DatasetError, read_sft
 from training.device import cuda_available
 from training.evaluate import heldout_loss
-from training.reward import _version_tags, resolve_run, write_meta
+from training.reward import resolve_run, version_tags, write_meta
 
 MAX_PROMPT_CHARS_PER_TOKEN = 4  # rough chars/token, to drop old turns before TRL cuts the answer
 
@@ -183,7 +183,7 @@ def train_sft(
     meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics, **base)
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = _version_tags(meta)
+        tags = version_tags(meta)
         if base.get("base_version") is not None:
             tags["base_version"] = str(base["base_version"])
         info.update(
