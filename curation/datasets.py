@@ -32,12 +32,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import rules
-from feedback.contract import MESSAGE_TYPE
+from curation.dataset_format import (
+    DATASETS_DIR,
+    FORMAT_VERSION,
+    MANIFEST,
+    DatasetError,
+    list_datasets,
+    load_manifest,
+    sha256_file,
+    split_counts,
+    write_manifest,
+    write_split,
+)
 from warehouse import days, journal, umask
 
-DATASETS_DIR = "datasets"
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+__all__ = ["DatasetConfig", "DatasetError", "MANIFEST", "build_dataset", "list_datasets", "load_manifest"]
 
 
 @dataclass(frozen=True)
@@ -73,42 +82,8 @@ class DatasetConfig:
             raise DatasetError(f"max_pairs_per_group must be >= 1, got {self.max_pairs_per_group}")
 
 
-class DatasetError(Exception):
-    """A build or lookup that cannot go ahead; the message names the value and the fix."""
-
-
 # Ratings run 1..5: a difference of 4 is the largest possible, so margins land in (0, 1].
 RATING_SPAN = 4.0
-
-SFT_SCHEMA = pa.schema(
-    [
-        ("messages", pa.list_(MESSAGE_TYPE)),  # history + the target as the last assistant turn
-        ("prompt", pa.string()),  # rules.render_prompt(history)
-        ("completion", pa.string()),  # the target text
-        ("rule", pa.string()),  # good_answer | user_edit
-        ("user_pseudonym", pa.string()),
-        ("source_event_id", pa.string()),  # the interaction
-        ("feedback_event_ids", pa.list_(pa.string())),  # the feedback that selected it
-        ("model_version", pa.string()),  # the model that answered
-        ("source_dt", pa.string()),  # partition of the interaction
-    ]
-)
-
-PREFERENCE_SCHEMA = pa.schema(
-    [
-        ("prompt", pa.string()),  # rules.render_prompt(history of the chosen interaction)
-        ("chosen", pa.string()),
-        ("rejected", pa.string()),
-        ("margin", pa.float64()),  # rating rule: rating gap / 4; else null
-        ("rule", pa.string()),  # edit | comparison | thumbs | rating
-        ("user_pseudonym", pa.string()),  # owner of the chosen interaction
-        ("rejected_user_pseudonym", pa.string()),  # owner of the rejected one
-        ("source_event_id", pa.string()),  # the interaction the prompt comes from
-        ("chosen_event_id", pa.string()),  # null for edit (the chosen text is the user's edit)
-        ("rejected_event_id", pa.string()),
-        ("feedback_event_ids", pa.list_(pa.string())),
-    ]
-)
 
 INTERACTION_COLUMNS = [
     "event_id", "ts", "user_pseudonym", "model_version", "messages", "prompt", "response",
@@ -119,13 +94,6 @@ FEEDBACK_COLUMNS = [
     "event_id", "ts", "user_pseudonym", "interaction_id", "kind", "value", "edited_response",
     "other_interaction_id", "preferred",
 ]
-
-# Fixed writer options: with sorted rows they make the files byte-identical run to run.
-_PARQUET_OPTIONS = dict(
-    compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True,
-    version="2.6", data_page_version="1.0", row_group_size=64 * 1024,
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading the warehouse
@@ -178,14 +146,6 @@ def _source_files(warehouse: Path, as_of: date, start: date) -> list[SourceFile]
     return files
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read(source: SourceFile, columns: list[str]) -> list[dict[str, Any]]:
     parquet = pq.ParquetFile(source.path)
     missing = [c for c in columns if c not in parquet.schema_arrow.names]
@@ -230,7 +190,7 @@ def read_inputs(warehouse: Path, as_of: date, start: date) -> Inputs:
             "table": source.table,
             "dt": source.dt,
             "path": source.path.relative_to(warehouse).as_posix(),
-            "sha256": _sha256(source.path),
+            "sha256": sha256_file(source.path),
             "purpose": source.purpose,
         })
         if source.table == "interactions" and source.purpose == "rows":
@@ -500,29 +460,12 @@ def _sort_pref(rows):
     ))
 
 
-def _counts(sft_rows, pref_rows) -> dict[str, Any]:
-    counts: dict[str, Any] = {}
-    for table, table_rules, rows in (
-        ("sft", rules.SFT_RULES, sft_rows), ("preferences", rules.PREF_RULES, pref_rows)
-    ):
-        counts[table] = {}
-        for split in (rules.TRAIN, rules.EVAL):
-            in_split = [r for r in rows if r["split"] == split]
-            counts[table][split] = {
-                "rows": len(in_split),
-                "by_rule": {rule: sum(r["rule"] == rule for r in in_split) for rule in table_rules},
-            }
-    return counts
+def _by_split(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {split: [r for r in rows if r["split"] == split] for split in (rules.TRAIN, rules.EVAL)}
 
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def _write_parquet(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    table = pa.Table.from_pylist([{n: r[n] for n in schema.names} for r in rows], schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, **_PARQUET_OPTIONS)
 
 
 def build_dataset(
@@ -551,7 +494,10 @@ def build_dataset(
             f"{as_of_day}; curate those days first or widen --window-days"
         )
     sft_rows, pref_rows, dropped = build_rows(inputs, config)
-    counts = _counts(sft_rows, pref_rows)
+    counts = {
+        "sft": split_counts("sft", _by_split(sft_rows), rules.SFT_RULES),
+        "preferences": split_counts("preferences", _by_split(pref_rows), rules.PREF_RULES),
+    }
     identity = {
         "format_version": FORMAT_VERSION,
         "rules_version": rules.RULES_VERSION,
@@ -572,17 +518,12 @@ def build_dataset(
     tmp = root / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
     try:
         files = {}
-        for table, schema, rows, order in (
-            ("sft", SFT_SCHEMA, sft_rows, _sort_sft),
-            ("preferences", PREFERENCE_SCHEMA, pref_rows, _sort_pref),
-        ):
-            for split in (rules.TRAIN, rules.EVAL):
-                relative = f"{table}/{split}.parquet"
-                _write_parquet(order([r for r in rows if r["split"] == split]), schema, tmp / relative)
-                files[relative] = _sha256(tmp / relative)
+        for kind, rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
+            for split, split_rows in _by_split(rows).items():
+                files[f"{kind}/{split}.parquet"] = write_split(tmp, kind, split, order(split_rows))
         manifest = {"dataset_id": dataset_id, **identity, "created_from": inputs.created_from,
                     "files": files, "stale": False}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+        write_manifest(tmp, manifest)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -593,31 +534,6 @@ def build_dataset(
         if tmp.exists():
             shutil.rmtree(tmp)
     return dataset_id, final
-
-
-# ---------------------------------------------------------------------------------------------
-# Lookup
-
-
-def list_datasets(warehouse: str | os.PathLike) -> list[dict[str, Any]]:
-    """Manifests of every complete dataset, oldest as_of first."""
-    root = Path(warehouse) / DATASETS_DIR
-    if not root.is_dir():
-        return []
-    manifests = [
-        json.loads((d / MANIFEST).read_text())
-        for d in root.iterdir()
-        if not d.name.startswith(".") and (d / MANIFEST).is_file()
-    ]
-    return sorted(manifests, key=lambda m: (m["as_of"], m["dataset_id"]))
-
-
-def load_manifest(warehouse: str | os.PathLike, dataset_id: str) -> dict[str, Any]:
-    path = Path(warehouse) / DATASETS_DIR / dataset_id / MANIFEST
-    if dataset_id.startswith(".") or "/" in dataset_id or not path.is_file():
-        known = ", ".join(m["dataset_id"] for m in list_datasets(warehouse)) or "none"
-        raise DatasetError(f"unknown dataset id '{dataset_id}' (known: {known})")
-    return json.loads(path.read_text())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from curation.stats import mean_interval, wilson_interval
 from curation.views import WarehouseError, real_day, sql_literal
 from warehouse.schemas import STAGES
 
@@ -18,7 +19,6 @@ from warehouse.schemas import STAGES
 # demo format them however they like.
 
 # Two-sided 95% intervals throughout.
-CONFIDENCE = 0.95
 FEEDBACK_GROUPS = {"model_version": "i.model_version", "day": "i.dt"}
 
 
@@ -91,54 +91,6 @@ def pii_findings(con: duckdb.DuckDBPyConnection, date: str | None = None) -> lis
         GROUP BY ALL ORDER BY dt, findings DESC, entity_type
     """).fetchall()
     return [dict(dt=dt.isoformat(), entity_type=entity, findings=int(n)) for dt, entity, n in rows]
-
-
-def _normal_quantile(p: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(p)
-
-
-def t_quantile(p: float, df: int) -> float:
-    """Student-t quantile: exact for df 1 and 2, Cornish-Fisher series (A&S 26.7.5) above.
-
-    At p = 0.975 the series is 0.004 off at df = 3 and under 1e-4 from df = 10 on, far below
-    the precision an interval is read at; it saves a SciPy dependency.
-    """
-
-    if df < 1:
-        raise ValueError("t quantile needs df >= 1")
-    if df == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2:
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    z = _normal_quantile(p)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
-
-
-def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of a binomial rate (sound at small n and at rates near 0 or 1)."""
-
-    if n <= 0:
-        return (math.nan, math.nan)
-    from training.stats import wilson_bounds
-
-    return wilson_bounds(successes, n, _normal_quantile(0.5 + confidence / 2))
-
-
-def mean_interval(
-    mean: float, sd: float | None, n: int, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
-    """Student-t interval of a mean; undefined (NaN) below two observations."""
-
-    if n < 2 or sd is None:
-        return (math.nan, math.nan)
-    half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return (mean - half, mean + half)
 
 
 def _group_keys(by: str) -> list[str]:

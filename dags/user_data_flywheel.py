@@ -150,7 +150,8 @@ def user_data_flywheel():
         return cycle.evaluate_candidate(_config(context), dataset["dataset_id"],
                                         candidate["version"], reward["version"])
 
-    @task.branch(doc_md="Follows the gate: promote and redeploy, or keep the champion.")
+    @task.branch(doc_md="Follows the decision the evaluation recorded (it is made there, once): "
+                 "promote and redeploy, or keep the champion.")
     def gate(evaluation):
         return "promote_and_redeploy" if evaluation["decision"]["promote"] else "keep_champion"
 
@@ -162,12 +163,13 @@ def user_data_flywheel():
         return cycle.promote_or_keep(_config(context), context["ds"], candidate["version"],
                                      evaluation["evaluation"])
 
-    @task(doc_md="Records 'champion kept' and the gate's reason in `deployments`.")
+    @task(doc_md="Records 'champion kept' and the gate's reason in `deployments`; never moves "
+          "the alias.")
     def keep_champion(candidate, evaluation, **context):
         from flywheel import cycle
 
-        return cycle.promote_or_keep(_config(context), context["ds"], candidate["version"],
-                                     evaluation["evaluation"])
+        return cycle.keep_champion(_config(context), context["ds"], candidate["version"],
+                                   evaluation["evaluation"])
 
     landing_info = check_landing()
     curated = curate(landing_info)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 log = logging.getLogger("flywheel.cycle")
@@ -35,7 +35,7 @@ class CycleConfig:
     sft_epochs: float = 6.0
     sft_learning_rate: float | None = None  # None: 3e-3 for "tiny", else SFTTrainConfig's
     sft_max_length: int = 256  # tokens; demo conversations are short, CPU time is linear in it
-    reward_epochs: float = 1.0
+    reward_epochs: float | None = None  # None: RewardTrainConfig's (early stopping picks the epoch)
     max_reward_pairs: int | None = 2000  # bounds CPU time; GPUs lift it
     eval_prompts: int = 48
     # Curated landing days older than this many days are deleted after erasure; None keeps
@@ -116,10 +116,8 @@ def _existing_version(config: CycleConfig, model_name: str, dataset_id: str, kin
     from training import registry
 
     client = registry.connect(config.warehouse, config.tracking_uri)
-    try:
-        versions = client.search_model_versions(f"name = '{model_name}'")
-    except Exception:  # noqa: BLE001 - no such registered model yet
-        return None
+    # An unknown model name is an empty list, not an error: any exception here is a real failure.
+    versions = client.search_model_versions(f"name = '{model_name}'")
     matching = [v for v in versions
                 if (v.tags or {}).get("dataset_id") == dataset_id
                 and (v.tags or {}).get("kind", kind) == kind]
@@ -134,10 +132,12 @@ def train_reward_model(config: CycleConfig, dataset_id: str) -> dict:
     if existing is not None:
         return {"version": int(existing.version), "reused": True,
                 "metrics": _metrics_of(config, existing)}
+    # The improved reward model's defaults (bench/reward_real.py); the cycle sets base and size.
+    reward_config = RewardTrainConfig(base=config.reward_base, max_train_pairs=config.max_reward_pairs)
+    if config.reward_epochs is not None:
+        reward_config = replace(reward_config, epochs=config.reward_epochs)
     info = train_reward(config.warehouse, dataset_id, tracking_uri=config.tracking_uri,
-                        config=RewardTrainConfig(base=config.reward_base,
-                                                 epochs=config.reward_epochs,
-                                                 max_train_pairs=config.max_reward_pairs))
+                        config=reward_config)
     return {"version": int(info["version"]), "reused": False, "metrics": info["metrics"]}
 
 
@@ -183,12 +183,21 @@ def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate_version: 
 
 def promote_or_keep(config: CycleConfig, day: str, candidate_version: int,
                     evaluation: str) -> dict:
-    """Moves the champion alias when the gate passes; records the decision either way."""
+    """Acts on the gate decision the evaluation recorded: moves the alias when it says promote,
+    records the refusal otherwise."""
     from training.promote import promote
 
     return promote(config.warehouse, candidate_version, evaluation, run_key=f"cycle:{day}",
                    webhook=config.webhook, command=config.redeploy_command,
                    tracking_uri=config.tracking_uri)
+
+
+def keep_champion(config: CycleConfig, day: str, candidate_version: int, evaluation: str) -> dict:
+    """Records the gate's refusal and its reason; never touches the alias."""
+    from training.promote import record_kept
+
+    return record_kept(config.warehouse, candidate_version, evaluation, run_key=f"cycle:{day}",
+                       tracking_uri=config.tracking_uri)
 
 
 def run_cycle(config: CycleConfig, day: str, progress=None) -> dict:

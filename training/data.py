@@ -1,15 +1,11 @@
 """Datasets the training loop consumes, and builders of such datasets from real public data.
 
-Layout (made by ``python -m curation.datasets build``; we depend on the layout only)::
+The format (layout, schemas, manifest) is ``curation.dataset_format``, the one contract between
+the dataset builder (``python -m curation.datasets build``) and training: this module only reads
+it, and ``write_dataset`` writes it for tests and benchmarks.
 
-    WAREHOUSE/datasets/<dataset_id>/
-        manifest.json                 {"dataset_id", "as_of", "created_from", "counts", "config", "stale"}
-        sft/{train,eval}.parquet      messages: list<{role, content}> (last = assistant target),
-                                      user_pseudonym, source_event_id
-        preferences/{train,eval}.parquet   prompt, chosen, rejected (str), margin (float, null), rule
-
-The builders at the bottom turn OpenAssistant trees and Anthropic hh-rlhf pairs into that layout
-for tests and benchmarks (see ../shared/data/README.md).
+The builders at the bottom turn OpenAssistant trees and Anthropic hh-rlhf pairs into that format
+(see ../shared/data/README.md).
 """
 
 from __future__ import annotations
@@ -17,32 +13,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
-SFT_SCHEMA = pa.schema(
-    [("messages", pa.list_(MESSAGE)), ("user_pseudonym", pa.string()), ("source_event_id", pa.string())]
-)
-PREFERENCE_SCHEMA = pa.schema(
-    [
-        ("prompt", pa.string()),
-        ("chosen", pa.string()),
-        ("rejected", pa.string()),
-        ("margin", pa.float64()),
-        ("rule", pa.string()),
-    ]
-)
+from curation import dataset_format
+from curation.dataset_format import DatasetError
+from curation.rules import render_prompt
 
-
-class DatasetError(ValueError):
-    """A dataset folder that is missing or does not follow the layout."""
+__all__ = ["DatasetError", "DatasetRef", "read_preferences", "read_sft", "resolve_dataset", "write_dataset"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +34,7 @@ class DatasetRef:
     manifest: dict
 
     def split(self, kind: str, split: str) -> Path:
-        return self.path / kind / f"{split}.parquet"
+        return self.path / dataset_format.split_relpath(kind, split)
 
     def has(self, kind: str, split: str) -> bool:
         return self.split(kind, split).exists()
@@ -60,7 +42,7 @@ class DatasetRef:
     @property
     def contains_erased_user_data(self) -> bool:
         # Set by governance when an erasure request hits a user whose rows this dataset holds.
-        return bool(self.manifest.get("contains_erased_user_data", False))
+        return bool(self.manifest.get(dataset_format.ERASED_KEY, False))
 
 
 def resolve_dataset(
@@ -70,14 +52,11 @@ def resolve_dataset(
     if dataset_path is not None:
         path = Path(dataset_path)
     elif warehouse is not None and dataset_id is not None:
-        path = Path(warehouse) / "datasets" / dataset_id
+        path = dataset_format.dataset_dir(warehouse, dataset_id)
     else:
         raise DatasetError("give --dataset-path PATH, or --warehouse DIR and --dataset ID")
-    manifest_path = path / "manifest.json"
-    if not manifest_path.exists():
-        raise DatasetError(f"no manifest.json in {path} (build it with `python -m curation.datasets build`)")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("stale"):
+    manifest = dataset_format.read_manifest(path)
+    if dataset_format.is_stale(manifest):
         raise DatasetError(f"dataset {path.name} is marked stale in its manifest; rebuild it before training")
     return DatasetRef(dataset_id=str(manifest.get("dataset_id") or path.name), path=path, manifest=manifest)
 
@@ -131,8 +110,6 @@ def render_conversation(messages: Iterable[dict]) -> str:
     the reward model is trained on dataset prompts and scores evaluation answers to prompts
     rendered here, so the two must never differ.
     """
-    from curation.rules import render_prompt
-
     return render_prompt({"role": m["role"], "content": _as_text(m["content"])} for m in messages)
 
 
@@ -147,38 +124,34 @@ def write_dataset(
     preferences: dict[str, list[dict]] | None = None,
     extra_manifest: dict | None = None,
 ) -> Path:
-    """Write ``root/<dataset_id>/`` in the layout above; returns the folder."""
+    """Write ``root/<dataset_id>/`` in ``curation.dataset_format`` (tests, benchmarks); the folder.
+
+    SFT rows need ``messages`` (the prompt and completion columns are derived from them);
+    preference rows need prompt, chosen and rejected. Other columns are kept when the format has
+    them, null otherwise.
+    """
     folder = Path(root) / dataset_id
-    counts, created_from = {}, []
-    for kind, splits, schema in (("sft", sft, SFT_SCHEMA), ("preferences", preferences, PREFERENCE_SCHEMA)):
-        for split, rows in (splits or {}).items():
-            path = folder / kind / f"{split}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist(rows, schema=schema)
-            _write_parquet_atomic(table, path)
-            counts[f"{kind}_{split}"] = table.num_rows
-            created_from.append({"path": f"{kind}/{split}.parquet", "sha256": _sha256(path)})
+    counts, files = {}, {}
+    for kind, splits in (("sft", sft), ("preferences", preferences)):
+        splits = splits or {}
+        if kind == "sft":
+            splits = {name: [dataset_format.sft_row(**row) for row in rows] for name, rows in splits.items()}
+        for split, rows in splits.items():
+            files[dataset_format.split_relpath(kind, split)] = dataset_format.write_split(folder, kind, split, rows)
+        counts[kind] = dataset_format.split_counts(kind, splits)
     manifest = {
         "dataset_id": dataset_id,
+        "format_version": dataset_format.FORMAT_VERSION,
         "as_of": None,
-        "created_from": created_from,
+        "created_from": [],
         "counts": counts,
         "config": {},
+        "files": files,
         "stale": False,
         **(extra_manifest or {}),
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    dataset_format.write_manifest(folder, manifest)
     return folder
-
-
-def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def in_eval_split(key: str, eval_fraction: float) -> bool:
@@ -219,22 +192,28 @@ def _prompter_turns(path: str | Path) -> Iterator[tuple[dict, list[dict], list[d
                 yield tree, history, replies
 
 
-def oasst_preference_pairs(path: str | Path) -> list[dict]:
+def oasst_preference_pairs(path: str | Path, siblings: str = "all") -> list[dict]:
     """Chosen/rejected pairs from human ranks among sibling assistant replies (rank 0 = best).
 
-    Each row also carries ``group`` (the tree id) so callers can split without leakage.
+    ``siblings="all"`` pairs every ranked reply with every lower-ranked sibling; ``"best"`` only
+    the best one with each of the others. ``margin`` is the rank gap over the widest gap in the
+    group, in (0, 1]. Each row also carries ``group`` (the tree id) so callers can split without
+    leakage.
     """
+    if siblings not in ("all", "best"):
+        raise ValueError(f"siblings must be 'all' or 'best', got {siblings!r}")
     pairs = []
     for tree, history, replies in _prompter_turns(path):
         ranked = sorted((r for r in replies if r.get("rank") is not None), key=lambda r: r["rank"])
-        for i, better in enumerate(ranked):
-            for worse in ranked[i + 1 :]:
+        widest = max(len(ranked) - 1, 1)
+        for i, better in enumerate(ranked[:1] if siblings == "best" else ranked):
+            for j, worse in enumerate(ranked[i + 1 :], start=i + 1):
                 pairs.append(
                     {
                         "prompt": render_conversation(history),
                         "chosen": better["text"],
                         "rejected": worse["text"],
-                        "margin": None,
+                        "margin": (j - i) / widest,
                         "rule": "oasst_rank",
                         "group": tree["message_tree_id"],
                     }
@@ -252,6 +231,7 @@ def oasst_sft_rows(path: str | Path) -> list[dict]:
             rows.append(
                 {
                     "messages": [*history, {"role": "assistant", "content": reply["text"]}],
+                    "rule": "oasst_reply",  # ranked best among its siblings, or not ranked
                     # public data: no user, the pseudonym stands for the tree
                     "user_pseudonym": "oasst-" + tree["message_tree_id"][:12],
                     "source_event_id": reply["message_id"],

@@ -7,7 +7,10 @@ Measures, for both models: held-out loss (nats/token and bits/byte: bits/byte co
 different tokenizers), greedy answers to held-out prompts, the rate of empty and degenerate
 (repetitive) answers, and the rate of answers resembling flagged ones when the dataset has any.
 The reward model scores both models' answers to the same prompts: the candidate's win rate with a
-bootstrap CI. ``should_promote`` turns two ``EvalResult`` into a decision; it is pure.
+bootstrap CI. The reward model's own held-out accuracy on the dataset's preference eval pairs is
+measured beside the length rule (longer answer wins): a reward model that does not beat that
+rule gets no vote (``RewardCheck``). ``should_promote`` turns the results into the decision; it
+is pure, and runs once: the evaluation JSON records it and promotion only acts on it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from curation.stats import bootstrap_mean_ci
 from training import registry
 from training.config import (
     DEFAULT_EVAL,
@@ -29,8 +33,16 @@ from training.config import (
     EvalConfig,
     GatePolicy,
 )
-from training.data import DatasetError, DatasetRef, read_preferences, read_sft, resolve_dataset
-from training.stats import bootstrap_mean_ci
+from training.data import (
+    DatasetError,
+    DatasetRef,
+    read_preferences,
+    read_sft,
+    render_conversation,
+    resolve_dataset,
+)
+from training.device import device_name
+from training.reward import RewardScorer, length_baseline, pairwise_metrics
 
 
 @dataclass(frozen=True)
@@ -56,8 +68,41 @@ class EvalResult:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def should_promote(candidate: EvalResult, champion: EvalResult | None, policy: GatePolicy) -> tuple[bool, str]:
-    """(promote?, snake_case reason). Pure: everything it needs is in its arguments."""
+@dataclass(frozen=True)
+class RewardCheck:
+    """Whether the reward model's win rate may decide: its accuracy on the day's held-out pairs
+    against the length rule's on the same pairs."""
+
+    pairs: int  # preference eval pairs of the dataset
+    accuracy: float | None  # reward model, ties half (None: no pairs)
+    accuracy_ci_low: float | None  # Wilson 95%
+    length_accuracy: float | None  # longer answer wins, ties half
+
+    @property
+    def trusted(self) -> bool:
+        # Beat the rule with confidence: the reward model's lower bound above the rule's accuracy.
+        if not self.pairs or self.accuracy_ci_low is None or self.length_accuracy is None:
+            return False
+        return self.accuracy_ci_low > self.length_accuracy
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RewardCheck:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+UNTRUSTED_SUFFIX = "_reward_model_untrusted"  # added to a reason reached without the win rate
+
+
+def should_promote(
+    candidate: EvalResult, champion: EvalResult | None, policy: GatePolicy, reward: RewardCheck | None = None
+) -> tuple[bool, str]:
+    """(promote?, snake_case reason). Pure: everything it needs is in its arguments.
+
+    The win rate counts only when ``reward`` says the reward model beats the length rule (or when
+    the policy does not ask); otherwise the loss decides and the reason ends in
+    ``_reward_model_untrusted``.
+    """
     if candidate.contains_erased_user_data:
         return False, "contains_erased_user_data"
     if not math.isfinite(candidate.bits_per_byte):
@@ -75,11 +120,14 @@ def should_promote(candidate: EvalResult, champion: EvalResult | None, policy: G
     for name in ("empty_rate", "degenerate_rate", "flagged_rate"):
         if getattr(candidate, name) > getattr(champion, name) + policy.rate_tolerance:
             return False, f"{name.removesuffix('_rate')}_regression"
-    if candidate.win_rate_ci_low is not None and candidate.win_rate_ci_low > policy.min_win_rate_ci_low:
+    trusted = not policy.require_reward_above_length or (reward is not None and reward.trusted)
+    ignored = candidate.win_rate_ci_low is not None and not trusted
+    if not ignored and candidate.win_rate_ci_low is not None and candidate.win_rate_ci_low > policy.min_win_rate_ci_low:
         return True, "win_rate_ci_above_threshold"
+    suffix = UNTRUSTED_SUFFIX if ignored else ""
     if candidate.bits_per_byte <= champion.bits_per_byte * (1 - policy.min_relative_loss_improvement):
-        return True, "loss_improved"
-    return False, "no_significant_improvement"
+        return True, "loss_improved" + suffix
+    return False, "no_significant_improvement" + suffix
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,14 +142,7 @@ def load_causal_lm(path: str | Path):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(path)
-    device = "cuda" if _cuda() else "cpu"
-    return model.to(device).eval(), tokenizer
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+    return model.to(device_name()).eval(), tokenizer
 
 
 def _ids(encoded) -> list[int]:
@@ -276,35 +317,29 @@ def evaluate(
             champion_path, champion_version, conversations, prompts, flagged, config
         )
 
-    comparison = {}
+    comparison, reward_check = {}, None
     if reward_model is not None:
-        from training.reward import RewardScorer
-
         reward_path, reward_version = _resolve(warehouse, str(reward_model), REWARD_MODEL_NAME, tracking_uri)
-        scorer = RewardScorer.load(reward_path)
-        rendered = [_render(p) for p in prompts]
-        candidate_scores = scorer.score(rendered, candidate_answers)
-        candidate_result["mean_reward"] = sum(candidate_scores) / len(candidate_scores)
         comparison["reward_model"] = {"path": str(reward_path), "version": reward_version}
-        if champion_answers is not None:
-            champion_scores = scorer.score(rendered, champion_answers)
-            champion_result["mean_reward"] = sum(champion_scores) / len(champion_scores)
-            wins = [1.0 if c > h else 0.5 if c == h else 0.0 for c, h in zip(candidate_scores, champion_scores, strict=True)]
-            low, high = bootstrap_mean_ci(wins, config.bootstrap_samples, config.ci_level, config.seed)
-            candidate_result.update(win_rate=sum(wins) / len(wins), win_rate_ci_low=low, win_rate_ci_high=high)
+        reward_check = score_with_reward_model(
+            reward_path, dataset, prompts, candidate_result, candidate_answers, champion_result, champion_answers, config
+        )
 
     candidate_eval = EvalResult.from_dict(candidate_result)
     champion_eval = EvalResult.from_dict(champion_result) if champion_result else None
-    promote, reason = should_promote(candidate_eval, champion_eval, policy)
+    promote, reason = should_promote(candidate_eval, champion_eval, policy, reward_check)
     report = {
         "dataset_id": dataset.dataset_id,
         "dataset_path": str(dataset.path.resolve()),
         "candidate": asdict(candidate_eval),
         "champion": asdict(champion_eval) if champion_eval else None,
         "comparison": comparison,
+        "reward_check": {**asdict(reward_check), "trusted": reward_check.trusted} if reward_check else None,
         "config": asdict(config),
         "policy": asdict(policy),
-        "decision": {"promote": promote, "reason": reason},
+        # the decision, made here once: promotion and the DAG act on it, never recompute it
+        "decision": {"promote": promote, "reason": reason,
+                     "reward_model_trusted": reward_check.trusted if reward_check else None},
         # a few answers for a human to eyeball; the eval split is scrubbed, answers are model text
         "samples": [
             {"candidate": a, "champion": (champion_answers or [None] * len(candidate_answers))[i]}
@@ -325,9 +360,28 @@ def evaluate(
     return str(out)
 
 
-def _render(prompt: list[dict]) -> str:
-    from training.data import render_conversation
+def score_with_reward_model(
+    reward_path, dataset: DatasetRef, prompts, candidate_result: dict, candidate_answers: list[str],
+    champion_result: dict | None, champion_answers: list[str] | None, config: EvalConfig,
+) -> RewardCheck:
+    """Mean rewards and the candidate's win rate (into the result dicts); the reward model's check."""
+    scorer = RewardScorer.load(reward_path)
+    rendered = [_render(p) for p in prompts]
+    candidate_scores = scorer.score(rendered, candidate_answers)
+    candidate_result["mean_reward"] = sum(candidate_scores) / len(candidate_scores)
+    if champion_answers is not None:
+        champion_scores = scorer.score(rendered, champion_answers)
+        champion_result["mean_reward"] = sum(champion_scores) / len(champion_scores)
+        wins = [1.0 if c > h else 0.5 if c == h else 0.0 for c, h in zip(candidate_scores, champion_scores, strict=True)]
+        low, high = bootstrap_mean_ci(wins, config.bootstrap_samples, config.ci_level, config.seed)
+        candidate_result.update(win_rate=sum(wins) / len(wins), win_rate_ci_low=low, win_rate_ci_high=high)
+    pairs = read_preferences(dataset, "eval") if dataset.has("preferences", "eval") else []
+    accuracy, length = pairwise_metrics(scorer, pairs), length_baseline(pairs)
+    return RewardCheck(pairs=len(pairs), accuracy=accuracy.get("eval_pairwise_accuracy"),
+                       accuracy_ci_low=accuracy.get("eval_accuracy_ci_low"), length_accuracy=length.get("length_accuracy"))
 
+
+def _render(prompt: list[dict]) -> str:
     return render_conversation(prompt)
 
 
@@ -335,15 +389,8 @@ def _resolve(warehouse, spec: str, model_name: str, uri: str | None) -> tuple[Pa
     if Path(spec).exists() or warehouse is None:
         if not Path(spec).exists():
             raise FileNotFoundError(f"model {spec!r} is not a folder (registry lookups need --warehouse)")
-        return Path(spec), _version_from_meta(Path(spec))
+        return Path(spec), None  # a folder: its registry version, if any, is the caller's to give
     return registry.resolve_model(warehouse, spec, model_name, uri)
-
-
-def _version_from_meta(path: Path) -> int | None:
-    meta = path / "meta.json"
-    if meta.exists():
-        return json.loads(meta.read_text()).get("registry_version")
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

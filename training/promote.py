@@ -3,7 +3,9 @@
     python -m training.promote --warehouse DIR --candidate-version N [--evaluation FILE]
         [--run-key KEY] [--webhook URL] [--redeploy-command CMD] [--tracking-uri URI]
 
-Every promotion, refusal and rollback is a row of the ``deployments`` table
+The decision is the one ``training.evaluate`` recorded in the evaluation JSON; promotion acts on
+it and only vetoes it when a fact changed since (the champion moved, erasure tagged the
+candidate). Every promotion, refusal and rollback is a row of the ``deployments`` table
 (``WAREHOUSE/deployments/deployments.parquet``, rewritten atomically). A row's key is (run_key,
 action, model name, from/to version, number of alias moves before it): a retried run adds
 nothing, while promoting the same version again after a rollback is a new row. A promotion writes
@@ -27,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from training import registry
-from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME, GatePolicy
-from training.evaluate import EvalResult, should_promote
+from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME
+from training.evaluate import EvalResult
 
 DEPLOYMENTS = pa.schema(
     [
@@ -125,7 +127,7 @@ def redeploy(
     return outcome
 
 
-def _deployment(client, model_name: str, version, action: str, at: dt.datetime) -> dict:
+def deployment_manifest(client, model_name: str, version, action: str, at: dt.datetime) -> dict:
     return {
         "model_name": model_name,
         "version": int(version.version),
@@ -138,9 +140,78 @@ def _deployment(client, model_name: str, version, action: str, at: dt.datetime) 
     }
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
     # Deployments record when the alias really moved: this is event time, not a partition date.
     return dt.datetime.now(dt.UTC)
+
+
+def load_decision(evaluation: str | Path | None, candidate_version: int, model_name: str) -> dict:
+    """The evaluation report, checked to be about ``candidate_version`` and to hold a decision."""
+    if evaluation is None:
+        raise PromotionError(
+            f"no evaluation for {model_name} v{candidate_version}: run `python -m training.evaluate "
+            f"--candidate {candidate_version} ...` and pass --evaluation FILE"
+        )
+    report = json.loads(Path(evaluation).read_text())
+    evaluated = EvalResult.from_dict(report["candidate"]).version
+    if evaluated not in (None, int(candidate_version)):
+        raise PromotionError(f"evaluation {evaluation} is of v{evaluated}, not of candidate v{candidate_version}")
+    if not isinstance(report.get("decision"), dict) or "promote" not in report["decision"]:
+        raise PromotionError(f"evaluation {evaluation} records no gate decision; rerun `python -m training.evaluate`")
+    return report
+
+
+def _still_valid(report: dict, candidate, current_number: int | None) -> str | None:
+    """Why the recorded decision no longer holds (facts that changed since evaluation), or None.
+
+    These checks only veto; they never turn a refusal into a promotion.
+    """
+    if (candidate.tags or {}).get("contains_erased_user_data", "false") == "true":
+        return "contains_erased_user_data"  # erasure tagged the version after it was evaluated
+    evaluated_against = (report.get("champion") or {}).get("version")
+    if current_number is not None and evaluated_against != current_number:
+        return "stale_evaluation_champion_changed"
+    return None
+
+
+def _row(report: dict, evaluation, *, run_key, model_name, action, current_number, candidate_version, reason):
+    run_key = run_key or f"evaluation:{hashlib.sha256(Path(evaluation).read_bytes()).hexdigest()[:16]}"
+    return {
+        "run_key": run_key, "model_name": model_name, "action": action, "from_version": current_number,
+        "to_version": int(candidate_version), "reason": reason,
+        "metrics_json": json.dumps(report["candidate"], sort_keys=True), "dataset_id": report.get("dataset_id"),
+        "at": now_utc(),
+    }
+
+
+def record_kept(
+    warehouse: str | Path,
+    candidate_version: int,
+    evaluation: str | Path | None,
+    *,
+    model_name: str = SFT_MODEL_NAME,
+    run_key: str | None = None,
+    tracking_uri: str | None = None,
+) -> dict:
+    """Record the gate's refusal ("champion kept", with its reason); never moves the alias.
+
+    Raises PromotionError when the recorded decision was to promote: keeping the champion then
+    would contradict the gate.
+    """
+    report = load_decision(evaluation, candidate_version, model_name)
+    if report["decision"]["promote"]:
+        raise PromotionError(
+            f"the gate decided to promote v{candidate_version} ({report['decision']['reason']}); "
+            "run promotion instead of recording the champion as kept"
+        )
+    client = registry.connect(warehouse, tracking_uri)
+    current = registry.alias_version(client, model_name, CHAMPION_ALIAS)
+    current_number = int(current.version) if current is not None else None
+    row = _row(report, evaluation, run_key=run_key, model_name=model_name, action="refuse",
+               current_number=current_number, candidate_version=candidate_version,
+               reason=report["decision"]["reason"])
+    return {"promoted": False, "reason": row["reason"], "from_version": current_number,
+            "to_version": current_number, "recorded": append_deployment(warehouse, row), "redeploy": {}}
 
 
 def promote(
@@ -149,38 +220,22 @@ def promote(
     evaluation: str | Path | None = None,
     *,
     model_name: str = SFT_MODEL_NAME,
-    policy: GatePolicy | None = None,
     run_key: str | None = None,
     webhook: str | None = None,
     command: str | None = None,
     tracking_uri: str | None = None,
 ) -> dict:
-    """Apply the gate to ``candidate_version`` and move the alias when it passes.
+    """Act on the gate decision recorded in ``evaluation``: move the alias when it says promote.
 
-    Returns {"promoted", "reason", "from_version", "to_version", "recorded", "redeploy"}.
+    The decision is ``training.evaluate``'s, read from the evaluation JSON, never recomputed;
+    a refusal is recorded like ``record_kept`` does. Returns {"promoted", "reason",
+    "from_version", "to_version", "recorded", "redeploy"}.
     """
     client = registry.connect(warehouse, tracking_uri)
     candidate = registry.get_version(client, model_name, candidate_version)
+    report = load_decision(evaluation, candidate_version, model_name)
     current = registry.alias_version(client, model_name, CHAMPION_ALIAS)
     current_number = int(current.version) if current is not None else None
-    if evaluation is None:
-        raise PromotionError(
-            f"no evaluation for {model_name} v{candidate_version}: run `python -m training.evaluate "
-            f"--candidate {candidate_version} ...` and pass --evaluation FILE"
-        )
-    report = json.loads(Path(evaluation).read_text())
-    candidate_eval = EvalResult.from_dict(report["candidate"])
-    if candidate_eval.version not in (None, int(candidate_version)):
-        raise PromotionError(
-            f"evaluation {evaluation} is of v{candidate_eval.version}, not of candidate v{candidate_version}"
-        )
-    champion_eval = EvalResult.from_dict(report["champion"]) if report.get("champion") else None
-    erased = (candidate.tags or {}).get("contains_erased_user_data", "false") == "true"
-    candidate_eval = EvalResult.from_dict({**report["candidate"], "contains_erased_user_data":
-                                           erased or candidate_eval.contains_erased_user_data})
-    policy = policy or GatePolicy(**report.get("policy", {}))
-    run_key = run_key or f"evaluation:{hashlib.sha256(Path(evaluation).read_bytes()).hexdigest()[:16]}"
-    dataset_id = report.get("dataset_id")
 
     if current_number == int(candidate_version):
         moves = [r for r in read_deployments(warehouse)
@@ -191,25 +246,18 @@ def promote(
         # the alias moved but the row and the redeploy did not happen (crash in between): finish them
         ok, reason = True, "already_champion_unrecorded"
     else:
-        evaluated_against = champion_eval.version if champion_eval is not None else None
-        if current_number is not None and evaluated_against != current_number:
-            ok, reason = False, "stale_evaluation_champion_changed"
-        else:
-            ok, reason = should_promote(candidate_eval, champion_eval, policy)
+        veto = _still_valid(report, candidate, current_number)
+        ok, reason = (False, veto) if veto else (bool(report["decision"]["promote"]), report["decision"]["reason"])
 
-    at = _now()
-    row = {
-        "run_key": run_key, "model_name": model_name, "action": "promote" if ok else "refuse",
-        "from_version": current_number, "to_version": int(candidate_version), "reason": reason,
-        "metrics_json": json.dumps(report["candidate"], sort_keys=True), "dataset_id": dataset_id, "at": at,
-    }
+    row = _row(report, evaluation, run_key=run_key, model_name=model_name, action="promote" if ok else "refuse",
+               current_number=current_number, candidate_version=candidate_version, reason=reason)
     if not ok:
         recorded = append_deployment(warehouse, row)
         return {"promoted": False, "reason": reason, "from_version": current_number,
                 "to_version": current_number, "recorded": recorded, "redeploy": {}}
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, str(candidate_version))
     recorded = append_deployment(warehouse, row)
-    outcome = redeploy(warehouse, _deployment(client, model_name, candidate, "promote", at), webhook, command)
+    outcome = redeploy(warehouse, deployment_manifest(client, model_name, candidate, "promote", row["at"]), webhook, command)
     return {"promoted": True, "reason": reason, "from_version": current_number,
             "to_version": int(candidate_version), "recorded": recorded, "redeploy": outcome}
 

@@ -27,6 +27,24 @@ class RegistryError(RuntimeError):
     """A registry lookup that cannot be answered (unknown version, no champion, ...)."""
 
 
+def is_not_found(error) -> bool:
+    """True for MLflow's "no such model / version / alias" answers, False for any other failure.
+
+    A missing model or version is ``RESOURCE_DOES_NOT_EXIST``; a missing alias on an existing
+    model is ``INVALID_PARAMETER_VALUE`` with "alias ... not found" (MLflow 3). Anything else
+    (server down, database locked, HTTP 5xx) is not an answer and must fail the step: read as
+    "absent", it would make a candidate look like the first model and skip the comparison.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(error, MlflowException):
+        return False
+    if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    message = str(error.message).lower()
+    return error.error_code == "INVALID_PARAMETER_VALUE" and "alias" in message and "not found" in message
+
+
 def git_sha() -> str:
     """The commit the code runs from, or 'unknown' outside a git checkout."""
     try:
@@ -130,9 +148,13 @@ def log_and_register(
         mlflow.set_tags(tags)
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         artifact_uri = f"{run.info.artifact_uri}/model"
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(model_name)
-    except Exception:  # noqa: BLE001 - MlflowException RESOURCE_DOES_NOT_EXIST, first version
+    except MlflowException as error:
+        if not is_not_found(error):
+            raise
         client.create_registered_model(model_name, tags={"managed_by": "user-data-flywheel"})
     version = client.create_model_version(
         model_name, source=artifact_uri, run_id=run.info.run_id, tags=tags, await_creation_for=0
@@ -148,17 +170,26 @@ def log_and_register(
 
 
 def get_version(client, model_name: str, version: int | str):
+    """The model version; RegistryError when the registry says it does not exist."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version(model_name, str(version))
-    except Exception as error:  # noqa: BLE001 - MlflowException
+    except MlflowException as error:
+        if not is_not_found(error):
+            raise
         raise RegistryError(f"model {model_name!r} has no version {version!r} in the registry") from error
 
 
 def alias_version(client, model_name: str, alias: str):
-    """The model version an alias points at, or None when the alias is unset."""
+    """The model version an alias points at, or None when the registry says the alias is unset."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(model_name, alias)
-    except Exception:  # noqa: BLE001 - MlflowException RESOURCE_DOES_NOT_EXIST / INVALID_PARAMETER
+    except MlflowException as error:
+        if not is_not_found(error):
+            raise
         return None
 
 

@@ -18,10 +18,11 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from curation.stats import wilson_interval
 from training import registry
 from training.config import DEFAULT_REWARD, REWARD_MODEL_NAME, RewardTrainConfig
-from training.data import DatasetError, DatasetRef, read_preferences, resolve_dataset
-from training.stats import wilson_interval
+from training.data import DatasetError, DatasetRef, in_eval_split, read_preferences, resolve_dataset
+from training.device import cuda_available, device_name
 
 
 def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainConfig) -> list[int]:
@@ -37,8 +38,13 @@ def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainCo
     else:
         head, middle = [], []
         tail = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    budget = config.max_length - len(response_ids) - len(head) - len(middle) - len(tail)
-    prompt_ids = prompt_ids[-budget:] if budget > 0 else []
+    budget = max(config.max_length - len(response_ids) - len(head) - len(middle) - len(tail), 0)
+    if config.prompt_side == "tail":
+        prompt_ids = prompt_ids[len(prompt_ids) - budget :]
+    elif config.prompt_side == "head":
+        prompt_ids = prompt_ids[:budget]
+    else:
+        raise ValueError(f"prompt_side must be 'tail' or 'head', got {config.prompt_side!r}")
     return head + prompt_ids + middle + response_ids + tail
 
 
@@ -85,8 +91,7 @@ class RewardScorer:
             config = replace(config, **{k: v for k, v in saved.items() if k in known})
         model = AutoModelForSequenceClassification.from_pretrained(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        device = "cuda" if _cuda() else "cpu"
-        return cls(model.to(device), tokenizer, config)
+        return cls(model.to(device_name()), tokenizer, config)
 
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
         torch = self._torch
@@ -110,6 +115,11 @@ class RewardScorer:
         return scores
 
 
+def _accuracy(wins: float, n: int, prefix: str) -> dict[str, float]:
+    low, high = wilson_interval(wins, n)
+    return {f"{prefix}_accuracy": wins / n, f"{prefix}_accuracy_ci_low": low, f"{prefix}_accuracy_ci_high": high}
+
+
 def pairwise_metrics(scorer: RewardScorer, pairs: list[dict]) -> dict[str, float]:
     """Held-out pairwise accuracy (ties count half) with a Wilson 95% CI, and the BT loss."""
     if not pairs:
@@ -118,69 +128,120 @@ def pairwise_metrics(scorer: RewardScorer, pairs: list[dict]) -> dict[str, float
     chosen = scorer.score(prompts, [p["chosen"] for p in pairs])
     rejected = scorer.score(prompts, [p["rejected"] for p in pairs])
     wins = sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True))
-    low, high = wilson_interval(wins, len(pairs))
     loss = sum(math.log1p(math.exp(-(c - r))) for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
-    return {"eval_pairwise_accuracy": wins / len(pairs), "eval_accuracy_ci_low": low,
-            "eval_accuracy_ci_high": high, "eval_bt_loss": loss, "eval_pairs": float(len(pairs))}
+    accuracy = _accuracy(wins, len(pairs), "eval")
+    return {"eval_pairwise_accuracy": accuracy["eval_accuracy"], "eval_accuracy_ci_low": accuracy["eval_accuracy_ci_low"],
+            "eval_accuracy_ci_high": accuracy["eval_accuracy_ci_high"], "eval_bt_loss": loss,
+            "eval_pairs": float(len(pairs))}
 
 
-def _cuda() -> bool:
-    import torch
+def length_baseline(pairs: list[dict]) -> dict[str, float]:
+    """The trivial rule a reward model must beat: the longer answer (in characters) wins; ties half."""
+    if not pairs:
+        return {}
+    wins = sum(
+        1.0 if len(p["chosen"]) > len(p["rejected"]) else 0.5 if len(p["chosen"]) == len(p["rejected"]) else 0.0
+        for p in pairs
+    )
+    return {**_accuracy(wins, len(pairs), "length"), "length_pairs": float(len(pairs))}
 
-    return torch.cuda.is_available()
+
+def validation_split(pairs: list[dict], config: RewardTrainConfig) -> tuple[list[dict], list[dict]]:
+    """(train, validation): pairs grouped by prompt, so one prompt's pairs never straddle the two."""
+    if config.validation_fraction <= 0:
+        return pairs, []
+    train, validation = [], []
+    for pair in pairs:
+        key = f"{config.seed}:{pair['prompt']}"
+        (validation if in_eval_split(key, config.validation_fraction) else train).append(pair)
+    if len(validation) < config.min_validation_pairs or not train:
+        return pairs, []  # too few to stop on: train every epoch on everything
+    return train, validation
 
 
 def _to_dataset(tokenizer, pairs: list[dict], config: RewardTrainConfig):
     from datasets import Dataset
 
-    return Dataset.from_dict(
-        {
-            "chosen_ids": [encode_pair_ids(tokenizer, p["prompt"], p["chosen"], config) for p in pairs],
-            "rejected_ids": [encode_pair_ids(tokenizer, p["prompt"], p["rejected"], config) for p in pairs],
-        }
+    columns = {
+        "chosen_ids": [encode_pair_ids(tokenizer, p["prompt"], p["chosen"], config) for p in pairs],
+        "rejected_ids": [encode_pair_ids(tokenizer, p["prompt"], p["rejected"], config) for p in pairs],
+    }
+    if config.margin_scale:
+        # TRL subtracts the margin inside the sigmoid: pairs with a wide rating gap must be won by more.
+        columns["margin"] = [config.margin_scale * float(p.get("margin") or 0.0) for p in pairs]
+    return Dataset.from_dict(columns)
+
+
+def reward_args(config: RewardTrainConfig, output_dir: Path, early_stopping: bool):
+    """TRL RewardConfig for this run; with early stopping, evaluate and checkpoint every epoch."""
+    from trl import RewardConfig
+
+    cuda = cuda_available()
+    per_epoch = {"eval_strategy": "epoch", "save_strategy": "epoch", "save_total_limit": 1,
+                 "load_best_model_at_end": True, "metric_for_best_model": "eval_loss",
+                 "greater_is_better": False, "save_only_model": True} if early_stopping else {"save_strategy": "no"}
+    return RewardConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=config.learning_rate,
+        max_length=None,  # truncated in encode_pair_ids; TRL would drop long pairs instead
+        center_rewards_coefficient=config.center_rewards_coefficient,
+        bf16=cuda,  # mixed precision only where the hardware has it
+        gradient_checkpointing=False,  # small encoders: memory is not the constraint, speed is
+        logging_steps=10,
+        report_to="none",
+        seed=config.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,  # pinning only helps host-to-GPU copies
+        **per_epoch,
     )
 
 
 def fit_reward_model(
     train_pairs: list[dict], eval_pairs: list[dict], config: RewardTrainConfig, out: str | Path
 ) -> dict:
-    """Train with TRL's RewardTrainer, save model + tokenizer to ``out``, return metrics."""
-    import random
+    """Train with TRL's RewardTrainer, save model + tokenizer to ``out``, return metrics.
 
-    from trl import RewardConfig, RewardTrainer
+    A validation split of the train pairs stops training once its BT loss stops improving and
+    the best epoch's weights are the ones saved; ``eval_pairs`` are only scored, never tuned on.
+    """
+    import random
+    import shutil
+
+    from transformers import EarlyStoppingCallback
+    from trl import RewardTrainer
 
     if not train_pairs:
         raise DatasetError("no preference pairs to train on")
     if config.max_train_pairs is not None and len(train_pairs) > config.max_train_pairs:
         train_pairs = random.Random(config.seed).sample(train_pairs, config.max_train_pairs)
+    fit_pairs, validation_pairs = validation_split(train_pairs, config)
     model, tokenizer = load_base(config.base, config.seed)
-    cuda = _cuda()
-    args = RewardConfig(
-        output_dir=str(Path(out) / "trainer"),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        max_length=None,  # truncated in encode_pair_ids; TRL would drop long pairs instead
-        bf16=cuda,  # mixed precision only where the hardware has it
-        gradient_checkpointing=False,  # small encoders: memory is not the constraint, speed is
-        logging_steps=10,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=cuda,  # pinning only helps host-to-GPU copies
-    )
+    early_stopping = bool(validation_pairs)
     trainer = RewardTrainer(
-        model=model, args=args, train_dataset=_to_dataset(tokenizer, train_pairs, config), processing_class=tokenizer
+        model=model,
+        args=reward_args(config, Path(out) / "trainer", early_stopping),
+        train_dataset=_to_dataset(tokenizer, fit_pairs, config),
+        eval_dataset=_to_dataset(tokenizer, validation_pairs, config) if early_stopping else None,
+        processing_class=tokenizer,
+        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)] if early_stopping else None,
     )
     result = trainer.train()
     Path(out).mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
+    shutil.rmtree(Path(out) / "trainer", ignore_errors=True)  # per-epoch checkpoints: the best is saved above
     scorer = RewardScorer(trainer.model, tokenizer, config)
-    metrics = {"train_loss": float(result.training_loss), "train_pairs": float(len(train_pairs))}
+    metrics = {"train_loss": float(result.training_loss), "train_pairs": float(len(fit_pairs)),
+               "epochs_trained": float(trainer.state.epoch or 0.0)}
+    if early_stopping:
+        metrics.update(validation_pairs=float(len(validation_pairs)),
+                       validation_best_bt_loss=float(trainer.state.best_metric))
     metrics.update(pairwise_metrics(scorer, eval_pairs))
+    metrics.update(length_baseline(eval_pairs))
     return metrics
 
 
@@ -245,14 +306,14 @@ def train_reward(
                 params=registry.flatten_params(config),
                 metrics=metrics,
                 dataset=dataset,
-                tags=_version_tags(meta),
+                tags=version_tags(meta),
                 uri=tracking_uri,
             )
         )
     return info
 
 
-def _version_tags(meta: dict) -> dict[str, str]:
+def version_tags(meta: dict) -> dict[str, str]:
     return {
         "dataset_id": meta["dataset_id"],
         "git_sha": meta["git_sha"],

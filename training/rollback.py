@@ -19,9 +19,9 @@ from training import registry
 from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME
 from training.promote import (
     PromotionError,
-    _deployment,
-    _now,
     append_deployment,
+    deployment_manifest,
+    now_utc,
     read_deployments,
     redeploy,
 )
@@ -67,7 +67,7 @@ def rollback(
             "it was the first one promoted"
         )
     target = registry.get_version(client, model_name, previous)
-    at = _now()
+    at = now_utc()
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, str(previous))
     recorded = append_deployment(
         warehouse,
@@ -77,7 +77,7 @@ def rollback(
             "metrics_json": "{}", "dataset_id": (target.tags or {}).get("dataset_id"), "at": at,
         },
     )
-    outcome = redeploy(warehouse, _deployment(client, model_name, target, "rollback", at), webhook, command)
+    outcome = redeploy(warehouse, deployment_manifest(client, model_name, target, "rollback", at), webhook, command)
     return {"from_version": current_number, "to_version": previous, "recorded": recorded, "redeploy": outcome}
 
 

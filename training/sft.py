@@ -21,8 +21,9 @@ from pathlib import Path
 from training import registry
 from training.config import DEFAULT_SFT, SFT_MODEL_NAME, SFTTrainConfig, TinyLMConfig
 from training.data import DatasetError, read_sft
+from training.device import cuda_available
 from training.evaluate import heldout_loss
-from training.reward import _version_tags, resolve_run, write_meta
+from training.reward import resolve_run, version_tags, write_meta
 
 MAX_PROMPT_CHARS_PER_TOKEN = 4  # rough chars/token, to drop old turns before TRL cuts the answer
 
@@ -69,15 +70,9 @@ def load_base(base: str, train_conversations: list[list[dict]], tiny: TinyLMConf
         tokenizer.chat_template = CHAT_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = "bfloat16" if _cuda() else "float32"
+    dtype = "bfloat16" if cuda_available() else "float32"
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     return model, tokenizer, description
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def sft_args(config: SFTTrainConfig, output_dir: str | Path):
@@ -86,7 +81,7 @@ def sft_args(config: SFTTrainConfig, output_dir: str | Path):
 
     from trl import SFTConfig
 
-    cuda = _cuda()
+    cuda = cuda_available()
     packing = cuda if config.packing is None else config.packing
     # BFD packing is padding-free and needs FlashAttention; without it, wrap sequences into blocks.
     strategy = "bfd" if importlib.util.find_spec("flash_attn") else "wrapped"
@@ -188,7 +183,7 @@ def train_sft(
     meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics, **base)
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = _version_tags(meta)
+        tags = version_tags(meta)
         if base.get("base_version") is not None:
             tags["base_version"] = str(base["base_version"])
         info.update(
@@ -198,8 +193,6 @@ def train_sft(
                 uri=tracking_uri,
             )
         )
-        meta["registry_version"] = info["version"]
-        (Path(out) / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
     return info
 
 

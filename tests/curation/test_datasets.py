@@ -463,3 +463,48 @@ def test_cli_errors_are_one_line(warehouse, tmp_path):
 def test_config_is_validated(warehouse):
     with pytest.raises(DatasetError, match="eval_fraction"):
         build_dataset(warehouse, "2026-11-02", DatasetConfig(eval_fraction=1.5))
+
+
+# --- the dataset contract (curation.dataset_format) ------------------------------------------
+
+
+def test_training_reads_what_the_builder_writes(built, warehouse):
+    from curation import dataset_format
+    from training.data import read_preferences, read_sft, resolve_dataset
+
+    dataset_id, path, tables, manifest = built
+    assert set(dataset_format.MANIFEST_KEYS) <= set(manifest)
+    for kind, schema in dataset_format.SCHEMAS.items():
+        for split in dataset_format.SPLITS:
+            assert pq.read_schema(path / dataset_format.split_relpath(kind, split)).equals(schema, check_metadata=False)
+    ref = resolve_dataset(warehouse, dataset_id)
+    assert ref.manifest == manifest
+    for split in dataset_format.SPLITS:
+        assert [m[-1]["content"] for m in read_sft(ref, split)] == [r["completion"] for r in tables["sft"][split]]
+        pairs = read_preferences(ref, split)
+        assert [(p["chosen"], p["rejected"], p["margin"]) for p in pairs] == [
+            (r["chosen"], r["rejected"], r["margin"]) for r in tables["preferences"][split]]
+
+
+def test_a_stale_dataset_is_listed_as_such_and_refused_by_training(built, warehouse, tmp_path):
+    import shutil
+
+    from curation import dataset_format
+    from training.data import resolve_dataset
+
+    dataset_id, path, _, _ = built
+    copy = tmp_path / "wh"
+    shutil.copytree(path, copy / dataset_format.DATASETS_DIR / dataset_id)
+    (copy / dataset_format.DATASETS_DIR / ".tmp-half-built").mkdir()  # a build in progress: never listed
+    folder = dataset_format.dataset_dir(copy, dataset_id)
+    first = dataset_format.mark_stale(folder, reason="contains_erased_user_data", erased_pseudonym_count=2,
+                                      as_of="2026-11-05")
+    again = dataset_format.mark_stale(folder, reason="contains_erased_user_data", erased_pseudonym_count=2,
+                                      as_of="2026-11-09")
+    assert first == again and again["stale_since"] == "2026-11-05"  # idempotent, first date kept
+    assert [m["dataset_id"] for m in dataset_format.list_datasets(copy)] == [dataset_id]
+    assert dataset_format.stale_dataset_ids(copy) == [dataset_id]
+    with pytest.raises(DatasetError, match="marked stale"):
+        resolve_dataset(copy, dataset_id)
+    with pytest.raises(DatasetError, match="unknown dataset id '.tmp-half-built'"):
+        dataset_format.dataset_dir(copy, ".tmp-half-built")

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from curation import inspect, questions, report, views
+from curation import inspect, questions, report, stats, views
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = ("interactions", "feedback", "rejects", "stats", "dedup_index", "deletion_requests")
@@ -270,7 +270,7 @@ def test_confidence_intervals_match_textbook_values():
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     # Student t 0.975 quantiles from the standard table.
     for df, t in ((1, 12.706), (2, 4.303), (5, 2.571), (10, 2.228), (30, 2.042)):
-        assert questions.t_quantile(0.975, df) == pytest.approx(t, abs=5e-3)
+        assert stats.t_quantile(0.975, df) == pytest.approx(t, abs=5e-3)
     assert all(math.isnan(x) for x in questions.mean_interval(3.0, None, 1))
 
 

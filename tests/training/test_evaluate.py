@@ -8,22 +8,28 @@ from dataclasses import replace
 
 import pytest
 
+from curation.stats import bootstrap_mean_ci, wilson_interval
+from tests.training.conftest import toy_pairs
 from training.config import EvalConfig, GatePolicy
+from training.data import write_dataset
 from training.evaluate import (
     EvalResult,
+    RewardCheck,
     _word_trigrams,
     evaluate,
     is_degenerate,
     resembles,
     should_promote,
 )
-from training.stats import bootstrap_mean_ci, wilson_interval
 
 POLICY = GatePolicy()
 CHAMPION = EvalResult(model="champ", version=1, eval_loss=3.0, bits_per_byte=2.0, n_eval=50, n_prompts=50,
                       empty_rate=0.02, degenerate_rate=0.1, flagged_rate=0.0)
 BETTER = replace(CHAMPION, model="cand", version=2, bits_per_byte=1.9, win_rate=0.7, win_rate_ci_low=0.58,
                  win_rate_ci_high=0.8)
+# The reward model beats "the longer answer wins" (CI lower bound above it) / does not.
+TRUSTED = RewardCheck(pairs=200, accuracy=0.7, accuracy_ci_low=0.63, length_accuracy=0.55)
+UNTRUSTED = RewardCheck(pairs=200, accuracy=0.6, accuracy_ci_low=0.53, length_accuracy=0.55)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +53,31 @@ BETTER = replace(CHAMPION, model="cand", version=2, bits_per_byte=1.9, win_rate=
     ],
 )
 def test_should_promote(candidate, champion, expected):
-    assert should_promote(candidate, champion, POLICY) == expected
+    assert should_promote(candidate, champion, POLICY, TRUSTED) == expected
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reward", "expected"),
+    [
+        (BETTER, UNTRUSTED, (True, "loss_improved_reward_model_untrusted")),
+        (replace(BETTER, bits_per_byte=1.995), UNTRUSTED, (False, "no_significant_improvement_reward_model_untrusted")),
+        (replace(BETTER, bits_per_byte=1.995), None, (False, "no_significant_improvement_reward_model_untrusted")),
+        (replace(BETTER, bits_per_byte=1.995), RewardCheck(0, None, None, None),
+         (False, "no_significant_improvement_reward_model_untrusted")),
+        (replace(BETTER, bits_per_byte=2.1), UNTRUSTED, (False, "loss_regression")),  # the reward model had no say
+    ],
+)
+def test_an_untrusted_reward_model_gets_no_vote(candidate, reward, expected):
+    assert should_promote(candidate, CHAMPION, POLICY, reward) == expected
+    assert should_promote(candidate, None, POLICY, reward) == (True, "first_model_sanity_passed")
+    assert should_promote(candidate, CHAMPION, replace(POLICY, require_reward_above_length=False), reward)[1] in (
+        "win_rate_ci_above_threshold", "loss_regression")
+
+
+def test_reward_check_needs_the_lower_bound_above_the_length_rule():
+    assert TRUSTED.trusted and not UNTRUSTED.trusted
+    assert not RewardCheck(pairs=0, accuracy=None, accuracy_ci_low=None, length_accuracy=None).trusted
+    assert not replace(TRUSTED, accuracy_ci_low=0.55).trusted  # equal is not above
 
 
 def test_degenerate_and_flagged_detectors():
@@ -87,4 +117,27 @@ def test_real_evaluation_accepts_the_better_model_and_refuses_the_worse(tiny_mod
 
     refuse = evaluate(tiny_models.weak, tiny_models.strong, tiny_models.reward, dataset_path=tiny_models.dataset,
                       out=tmp_path / "refuse.json", config=config, policy=LENIENT)
-    assert json.loads(open(refuse).read())["decision"] == {"promote": False, "reason": "loss_regression"}
+    assert json.loads(open(refuse).read())["decision"] == {
+        "promote": False, "reason": "loss_regression", "reward_model_trusted": True}
+
+
+@pytest.mark.slow
+def test_a_reward_model_no_better_than_length_does_not_promote(tiny_models, tmp_path):
+    # Same models, but the day's preference pairs are ones where the longer answer always wins:
+    # the reward model cannot beat that rule, so its win rate must not decide.
+    folder = write_dataset(tmp_path, "length-wins", sft={"train": [], "eval": _eval_rows(tiny_models)},
+                           preferences={"eval": toy_pairs(32, 2, longer_wins=True)})
+    config = EvalConfig(max_prompts=8, max_new_tokens=12, bootstrap_samples=500)
+    path = evaluate(tiny_models.strong, tiny_models.weak, tiny_models.reward, dataset_path=folder,
+                    out=tmp_path / "eval.json", config=config, policy=LENIENT)
+    report = json.loads(open(path).read())
+    check = report["reward_check"]
+    assert check["pairs"] == 32 and check["length_accuracy"] == 1.0 and check["trusted"] is False
+    assert report["decision"]["reward_model_trusted"] is False
+    assert report["decision"]["reason"].endswith("_reward_model_untrusted"), report["decision"]
+
+
+def _eval_rows(tiny_models) -> list[dict]:
+    from training.data import read_sft, resolve_dataset
+
+    return [{"messages": m} for m in read_sft(resolve_dataset(dataset_path=tiny_models.dataset), "eval")]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from tests.training.conftest import toy_pairs
 from training import promote as promote_mod
 from training import registry, rollback
 from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME, EvalConfig, GatePolicy
-from training.data import resolve_dataset
+from training.data import resolve_dataset, write_dataset
 from training.evaluate import evaluate
 
 # Models trained for seconds ramble: sanity thresholds are opened so that the loss decides.
@@ -149,3 +151,69 @@ def test_connecting_to_a_warehouse_leaves_the_environment_alone(tmp_path, monkey
     registry.connect(tmp_path / "a")
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert registry.tracking_uri(tmp_path / "b").endswith(str((tmp_path / "b").resolve() / "mlflow.db"))
+
+
+def _registered_versions(tmp_path, count: int):
+    """A warehouse whose registry holds ``count`` versions of flywheel-sft (checkpoints not needed)."""
+    warehouse = tmp_path / "warehouse"
+    folder = write_dataset(tmp_path / "datasets", "toy", preferences={"train": toy_pairs(4, 1)})
+    dataset = resolve_dataset(dataset_path=folder)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "meta.json").write_text("{}")
+    for _ in range(count):
+        registry.log_and_register(warehouse, model_name=SFT_MODEL_NAME, model_dir=model_dir, kind="sft",
+                                  params={}, metrics={}, dataset=dataset, tags={"dataset_id": "toy"})
+    return warehouse
+
+
+def _evaluation(tmp_path, name: str, candidate: int, champion: int | None, decision: dict) -> Path:
+    result = {"model": f"v{candidate}", "version": candidate, "eval_loss": 2.0, "bits_per_byte": 1.0,
+              "n_eval": 10, "n_prompts": 10, "empty_rate": 0.0, "degenerate_rate": 0.0, "flagged_rate": 0.0,
+              "win_rate": 0.9, "win_rate_ci_low": 0.8, "win_rate_ci_high": 0.95}
+    champ = {**result, "model": f"v{champion}", "version": champion, "bits_per_byte": 2.0} if champion else None
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"dataset_id": "toy", "candidate": result, "champion": champ, "decision": decision}))
+    return path
+
+
+def test_promotion_acts_on_the_recorded_decision_without_recomputing_it(tmp_path):
+    warehouse = _registered_versions(tmp_path, 2)
+    first = _evaluation(tmp_path, "first", 1, None, {"promote": True, "reason": "first_model_sanity_passed"})
+    assert promote_mod.promote(warehouse, 1, first)["promoted"]
+    # By its numbers v2 wins on every count, but the gate recorded a refusal: that is what happens.
+    refused = _evaluation(tmp_path, "refused", 2, 1,
+                          {"promote": False, "reason": "no_significant_improvement_reward_model_untrusted"})
+    outcome = promote_mod.promote(warehouse, 2, refused)
+    assert (outcome["promoted"], outcome["reason"]) == (False, "no_significant_improvement_reward_model_untrusted")
+    client = registry.connect(warehouse)
+    assert int(registry.alias_version(client, SFT_MODEL_NAME, CHAMPION_ALIAS).version) == 1
+    # an evaluation without a recorded decision is refused before anything moves
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({k: v for k, v in json.loads(refused.read_text()).items() if k != "decision"}))
+    with pytest.raises(promote_mod.PromotionError, match="records no gate decision"):
+        promote_mod.promote(warehouse, 2, bare)
+
+
+def test_keep_champion_only_records_the_decision(tmp_path):
+    from pipelines.cycle import CycleConfig, keep_champion
+
+    warehouse = _registered_versions(tmp_path, 2)
+    config = CycleConfig(landing=str(tmp_path / "landing"), warehouse=str(warehouse))
+    first = _evaluation(tmp_path, "first", 1, None, {"promote": True, "reason": "first_model_sanity_passed"})
+    # The gate said promote: keeping the champion would contradict it, and nothing moves or is recorded.
+    with pytest.raises(promote_mod.PromotionError, match="decided to promote"):
+        keep_champion(config, "2026-11-02", 1, first)
+    client = registry.connect(warehouse)
+    assert registry.alias_version(client, SFT_MODEL_NAME, CHAMPION_ALIAS) is None
+    assert promote_mod.read_deployments(warehouse) == []
+
+    promote_mod.promote(warehouse, 1, first, run_key="cycle:2026-11-01")
+    refused = _evaluation(tmp_path, "refused", 2, 1, {"promote": False, "reason": "loss_regression"})
+    kept = keep_champion(config, "2026-11-02", 2, refused)
+    assert (kept["promoted"], kept["reason"], kept["recorded"]) == (False, "loss_regression", True)
+    assert keep_champion(config, "2026-11-02", 2, refused)["recorded"] is False  # a retry adds nothing
+    assert int(registry.alias_version(client, SFT_MODEL_NAME, CHAMPION_ALIAS).version) == 1
+    rows = promote_mod.read_deployments(warehouse)
+    assert [(r["action"], r["to_version"], r["reason"]) for r in rows] == [
+        ("promote", 1, "first_model_sanity_passed"), ("refuse", 2, "loss_regression")]

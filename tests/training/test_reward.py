@@ -56,3 +56,32 @@ def test_pretrained_minilm_loads_offline_and_takes_a_step(tmp_path):
     assert not torch.equal(trained.classifier.weight, head_before)
     assert not torch.equal(trained.bert.embeddings.word_embeddings.weight, encoder_before)
     assert 0.0 <= metrics["eval_pairwise_accuracy"] <= 1.0 and metrics["train_pairs"] == 8
+
+
+def test_validation_split_keeps_each_prompt_on_one_side():
+    pairs = [dict(p, prompt=f"{p['prompt']} #{i % 40}") for i, p in enumerate(toy_pairs(400, 5))]
+    train, validation = reward.validation_split(pairs, RewardTrainConfig(validation_fraction=0.2))
+    assert len(train) + len(validation) == 400 and 40 <= len(validation) <= 140
+    assert not {p["prompt"] for p in train} & {p["prompt"] for p in validation}
+    # too few to stop on: everything trains
+    assert reward.validation_split(pairs[:50], RewardTrainConfig(validation_fraction=0.2)) == (pairs[:50], [])
+
+
+def test_length_baseline_counts_ties_half():
+    assert reward.length_baseline(toy_pairs(10, 1))["length_accuracy"] == 0.0  # the rude answer is longer
+    assert reward.length_baseline(toy_pairs(10, 1, longer_wins=True))["length_accuracy"] == 1.0
+    tie = {"prompt": "p", "chosen": "abc", "rejected": "xyz"}
+    assert reward.length_baseline([tie])["length_accuracy"] == 0.5
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_epoch_and_margins_train(tmp_path):
+    pairs = [dict(p, prompt=f"{p['prompt']} #{i % 30}", margin=0.5) for i, p in enumerate(toy_pairs(200, 6))]
+    config = RewardTrainConfig(base="tiny", epochs=4, learning_rate=1e-3, batch_size=16, validation_fraction=0.3,
+                               early_stopping_patience=1, margin_scale=1.0, center_rewards_coefficient=0.01)
+    metrics = reward.fit_reward_model(pairs, toy_pairs(32, 2), config, tmp_path)
+    assert metrics["validation_pairs"] >= 32 and metrics["train_pairs"] + metrics["validation_pairs"] == 200
+    assert metrics["validation_best_bt_loss"] < 0.6931  # better than a coin: it learnt
+    assert 1.0 <= metrics["epochs_trained"] <= 4.0
+    assert metrics["eval_pairwise_accuracy"] >= 0.9 and metrics["length_accuracy"] == 0.0
+    assert not (tmp_path / "trainer").exists()  # per-epoch checkpoints are not left behind

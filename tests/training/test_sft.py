@@ -57,4 +57,21 @@ def test_lora_sft_continues_from_a_local_base_and_saves_merged_weights(tiny_mode
 def test_cli_reports_a_missing_dataset_in_one_line(tmp_path, capsys):
     assert sft.main(["--warehouse", str(tmp_path), "--dataset", "nope", "--no-register"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: no manifest.json") and "\n" not in err
+    assert err.startswith("error: unknown dataset id 'nope' (known: none)") and "\n" not in err
+
+
+@pytest.mark.slow
+def test_registered_checkpoint_meta_is_the_one_written_locally(oasst_dataset, tmp_path):
+    # meta.json is written once, before the checkpoint is logged: the registry's copy and the
+    # local one are the same file (it used to be rewritten after registration, so they differed).
+    import mlflow.artifacts
+
+    from training import registry
+    from training.config import SFT_MODEL_NAME
+
+    warehouse = tmp_path / "warehouse"
+    config = replace(SFTTrainConfig(), max_steps=1, max_length=128)
+    info = sft.train_sft(warehouse, dataset_path=oasst_dataset, out=tmp_path / "sft", config=config)
+    version = registry.get_version(registry.connect(warehouse), SFT_MODEL_NAME, info["version"])
+    logged = mlflow.artifacts.download_artifacts(artifact_uri=f"{version.source}/meta.json", dst_path=str(tmp_path / "dl"))
+    assert open(logged).read() == (tmp_path / "sft" / "meta.json").read_text()
