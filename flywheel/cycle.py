@@ -200,11 +200,20 @@ def keep_champion(config: CycleConfig, day: str, candidate_version: int, evaluat
                        tracking_uri=config.tracking_uri)
 
 
+# The day's steps, in order: run_cycle runs them, the demo's progress bar counts them, and the
+# DAG has one task per step (its "promote" step is the gate with two branches,
+# promote_and_redeploy and keep_champion). tests/dags checks the DAG against this list.
+STEPS = ("check_landing", "curate", "erase", "publish", "build_dataset", "train_reward",
+         "train_sft", "evaluate", "promote")
+
+
 def run_cycle(config: CycleConfig, day: str, progress=None) -> dict:
-    """Every step for one day, in the DAG's order; returns what each step returned."""
+    """Every step for one day, in ``STEPS`` order; returns what each step returned."""
     steps: dict[str, dict] = {}
 
     def step(name, fn, *args):
+        if name != STEPS[len(steps)]:
+            raise RuntimeError(f"step {name!r} out of order (STEPS says {STEPS[len(steps)]!r})")
         if progress is not None:
             progress(name)
         steps[name] = fn(*args)

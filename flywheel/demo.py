@@ -39,8 +39,7 @@ def _cycle(config, day: str) -> dict:
 
     from flywheel import cycle
 
-    names = ["check_landing", "curate", "erase", "publish", "build_dataset", "train_reward",
-             "train_sft", "evaluate", "promote"]
+    names = cycle.STEPS
     bar = tqdm(total=len(names), desc=f"cycle {day}", unit="step", file=sys.stderr,
                bar_format="{desc}: {n}/{total} steps |{bar:20}| {postfix} [{elapsed}]")
 
