@@ -14,7 +14,6 @@ refuses it, and models trained on it carry the erased-user-data tag.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 
 from curation import rules
 from feedback.contract import MESSAGE_TYPE
+from warehouse.files import atomic_write, sha256_file
 
 DATASETS_DIR = "datasets"
 MANIFEST = "manifest.json"
@@ -111,14 +111,6 @@ def split_table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_split(folder: Path, kind: str, split: str, rows: list[dict[str, Any]]) -> str:
     """Write one split file (atomically); returns its sha256 for the manifest's ``files``."""
     path = Path(folder) / split_relpath(kind, split)
@@ -146,10 +138,7 @@ def manifest_text(manifest: dict[str, Any]) -> str:
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write manifest.json atomically (readers see the old one or the new one)."""
-    path = Path(folder) / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
-    tmp.write_text(manifest_text(manifest))
-    os.replace(tmp, path)
+    atomic_write(str(Path(folder) / MANIFEST), manifest_text(manifest))
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

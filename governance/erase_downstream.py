@@ -9,8 +9,6 @@ same layout. See docs/governance.md.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,8 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-DATASETS_DIR = "datasets"
-MANIFEST = "manifest.json"
+from curation.dataset_format import (
+    DATASETS_DIR,
+    MANIFEST,
+    dataset_dirs,
+    mark_stale,
+)
+
 ERASED_TAG = "contains_erased_user_data"
 STALE_REASON = "contains_erased_user_data"
 
@@ -35,30 +38,8 @@ def member_mask(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
     return pc.fill_null(pc.is_in(column, value_set=values), False)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Datasets
-
-
-def dataset_dirs(wh: str) -> list[Path]:
-    root = Path(wh) / DATASETS_DIR
-    if "://" in wh or not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir()
-                  if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file())
 
 
 def find_dataset_rows(wh: str, erased: set[str],
@@ -106,27 +87,6 @@ def scrub_dataset(folder: Path, files: list[str], erased: set[str], columns: Ite
     return removed
 
 
-def mark_stale(folder: Path, *, erased_pseudonym_count: int, as_of: str) -> dict:
-    """Rewrite the manifest (atomically) as stale; the file hashes follow the scrubbed files.
-
-    ``counts`` and the id keep describing the dataset as built; ``files`` hashes describe it now.
-    """
-    before = (folder / MANIFEST).read_text()
-    manifest = json.loads(before)
-    manifest["stale"] = True
-    manifest["stale_reason"] = STALE_REASON
-    manifest[ERASED_TAG] = True  # training.data.DatasetRef reads this key
-    manifest["erased_pseudonym_count"] = erased_pseudonym_count
-    manifest.setdefault("stale_since", as_of)
-    if isinstance(manifest.get("files"), dict):
-        manifest["files"] = {rel: sha256_file(folder / rel) for rel in manifest["files"]
-                             if (folder / rel).is_file()}
-    after = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
-    if after != before:
-        atomic_write_text(folder / MANIFEST, after)
-    return manifest
-
-
 def scrub_datasets(wh: str, dataset_hits: dict[str, dict[str, set[str]]], erased: set[str],
                    tombstones: list[dict], users: dict[str, dict], as_of: str, *,
                    columns: Iterable[str], compression: str) -> int:
@@ -147,13 +107,9 @@ def scrub_datasets(wh: str, dataset_hits: dict[str, dict[str, set[str]]], erased
             continue  # deleted since: nothing left to mark
         files = sorted(dataset_hits.get(dataset_id, {}))
         removed += scrub_dataset(folder, files, erased, columns, compression)
-        mark_stale(folder, erased_pseudonym_count=max(holders[dataset_id], 1), as_of=as_of)
+        mark_stale(folder, reason=STALE_REASON, erased_pseudonym_count=max(holders[dataset_id], 1),
+                   as_of=as_of)
     return removed
-
-
-def stale_dataset_ids(wh: str) -> list[str]:
-    return [d.name for d in dataset_dirs(wh)
-            if json.loads((d / MANIFEST).read_text()).get(ERASED_TAG)]
 
 
 # ---------------------------------------------------------------------------------------------

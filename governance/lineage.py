@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from governance import erase_downstream as downstream
+from warehouse import files as storage
 
 
 def _erase():
@@ -106,7 +107,7 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
         if not path.is_file():
             state = "missing"
         else:
-            state = "same" if downstream.sha256_file(path) == source.get("sha256") else "changed"
+            state = "same" if storage.sha256_file(str(path)) == source.get("sha256") else "changed"
         rows.append({
             "dataset_id": dataset_id,
             "table": source["table"],

@@ -203,10 +203,10 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
             os.replace(tmp, path)
             rotated["datasets"] += 1
         if isinstance(manifest.get("files"), dict):
-            manifest["files"] = {rel: erase_downstream.sha256_file(folder / rel) for rel in manifest["files"]
+            manifest["files"] = {rel: storage.sha256_file(str(folder / rel)) for rel in manifest["files"]
                                  if (folder / rel).is_file()}
         manifest["key_fingerprint"] = new_fp
-        erase_downstream.atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+        storage.atomic_write(str(manifest_path), json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
     epochs[-1]["state"] = "complete"
     pseudonym.write_key_epochs(wh, epochs)

@@ -19,7 +19,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# ../shared/data beside the checkout; FLYWHEEL_SHARED_DATA points elsewhere (a git worktree).
+SHARED_DATA = Path(os.environ.get("FLYWHEEL_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 DAYS = ("2026-11-01", "2026-11-02")
 SEED = 7

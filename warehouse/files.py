@@ -1,8 +1,10 @@
 """Files on any filesystem URL: paths, listing, atomic writes, hashing, Parquet, permissions.
 
-Paths are local paths or any Beam filesystem URL (``gs://``, ``s3://``): everything goes through
-``apache_beam.io.filesystems.FileSystems``, so the job's workers and its launcher see the same
-files. One home for each helper: jobs do not write their own temp-file-then-rename.
+Paths are local paths or any Beam filesystem URL (``gs://``, ``s3://``): listing, moving and
+URLs go through ``apache_beam.io.filesystems.FileSystems``, so the job's workers and its launcher
+see the same files. Beam's filesystems load on first use (they cost seconds to import), so a
+local reader that only hashes or reads a file never pays for them. One home for each helper:
+jobs do not write their own temp-file-then-rename.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
+
+
+def filesystems():
+    """Beam's ``FileSystems``, imported on first use (see the module docstring)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
 
 
 def join(*parts: str) -> str:
@@ -26,13 +34,13 @@ def join(*parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return FileSystems.exists(path)
+    return filesystems().exists(path)
 
 
 def list_files(pattern: str) -> list[str]:
     """Paths matching a glob; [] when nothing matches (never an error)."""
     try:
-        results = FileSystems.match([pattern])
+        results = filesystems().match([pattern])
     except Exception:  # noqa: BLE001 - Beam raises a generic error for an unmatched glob
         return []
     return sorted(m.path for r in results for m in r.metadata_list)
@@ -45,14 +53,12 @@ def move_tree(src: str, dst: str) -> None:
         os.replace(src, dst)
         return
     files = list_files(join(src, "**"))
-    FileSystems.rename(files, [dst + f[len(src):] for f in files])
+    filesystems().rename(files, [dst + f[len(src):] for f in files])
 
 
 def delete_tree(path: str) -> None:
     if exists(path):
-        FileSystems.delete([path])
-
-
+        filesystems().delete([path])
 
 
 def ensure_parent(path: str) -> None:
@@ -73,7 +79,7 @@ def atomic_write(path: str, data: bytes | str) -> None:
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if "://" in path:
-        with FileSystems.create(path) as handle:
+        with filesystems().create(path) as handle:
             handle.write(payload)
         return
     folder, name = os.path.split(path)
@@ -91,14 +97,17 @@ def atomic_write(path: str, data: bytes | str) -> None:
 
 
 def read_bytes(path: str) -> bytes:
-    with FileSystems.open(path) as handle:
+    if "://" not in path:
+        with open(path, "rb") as handle:
+            return handle.read()
+    with filesystems().open(path) as handle:
         return handle.read()
 
 
 def sha256_file(path: str) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
-    with FileSystems.open(path) as handle:
+    with (open(path, "rb") if "://" not in str(path) else filesystems().open(path)) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
