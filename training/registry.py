@@ -116,7 +116,8 @@ def _mlflow_dataset(dataset: DatasetRef, kind: str):
     import pandas as pd
     import pyarrow.parquet as pq
 
-    path = dataset.split(kind, "train")
+    # A model's kind names the dataset it learns from: SFT rows, or preference pairs.
+    path = dataset.split({"reward": "preferences"}.get(kind, kind), "train")
     frame = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
     if "messages" in frame.columns:  # nested structs: log the text, MLflow infers a flat schema
         frame["messages"] = frame["messages"].map(lambda ms: json.dumps([dict(m) for m in ms]))

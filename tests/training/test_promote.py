@@ -196,7 +196,7 @@ def test_promotion_acts_on_the_recorded_decision_without_recomputing_it(tmp_path
 
 
 def test_keep_champion_only_records_the_decision(tmp_path):
-    from pipelines.cycle import CycleConfig, keep_champion
+    from flywheel.cycle import CycleConfig, keep_champion
 
     warehouse = _registered_versions(tmp_path, 2)
     config = CycleConfig(landing=str(tmp_path / "landing"), warehouse=str(warehouse))
