@@ -48,11 +48,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from governance import erase_downstream as downstream
-from governance import landing_erasure
+from curation import dataset_format
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
-from governance.erase_downstream import DATASETS_DIR, ERASED_TAG, MANIFEST, dataset_dirs  # noqa: F401
+from curation.dataset_format import DATASETS_DIR, MANIFEST, dataset_dirs  # noqa: F401
+from governance import erase_downstream as downstream
+from governance import landing_erasure
+from governance.erase_downstream import ERASED_TAG  # noqa: F401
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
 from warehouse import days, partitions, pseudonym, schemas, umask
@@ -349,7 +351,7 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
 
     # 4. models trained on any stale dataset
     tagged = downstream.tag_models(downstream.registry_uri(wh, tracking_uri),
-                                  set(downstream.stale_dataset_ids(wh)), as_of)
+                                  set(dataset_format.stale_dataset_ids(wh)), as_of)
 
     # 5. the raw lines in the landing zone (every erased user: later arrivals are swept too)
     landing_summary = (landing_erasure.erase_landing(landing, key_ring, erased, config.landing)

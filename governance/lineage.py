@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from curation import dataset_format
 from governance import erase_downstream as downstream
 from warehouse import files as storage
 
@@ -77,9 +78,9 @@ def _deletion_row(event_id, pseudonym, requested_at, tombstone) -> dict[str, Any
 
 
 def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
-    path = wh / downstream.DATASETS_DIR / dataset_id / downstream.MANIFEST
+    path = wh / dataset_format.DATASETS_DIR / dataset_id / dataset_format.MANIFEST
     if dataset_id.startswith(".") or "/" in dataset_id or not path.is_file():
-        known = ", ".join(d.name for d in downstream.dataset_dirs(str(wh))) or "none"
+        known = ", ".join(d.name for d in dataset_format.dataset_dirs(str(wh))) or "none"
         raise GovernanceError(f"unknown dataset id '{dataset_id}' (known: {known})")
     return json.loads(path.read_text())
 

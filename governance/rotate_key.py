@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from governance import erase, erase_downstream
+from curation import dataset_format
+from governance import erase
 from warehouse import files as storage
 from warehouse import partitions, pseudonym, umask
 
@@ -191,8 +192,8 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
         if to_commit:
             partitions.commit(wh, run_id, dt, to_commit)
 
-    for folder in erase_downstream.dataset_dirs(wh):
-        manifest_path = folder / erase_downstream.MANIFEST
+    for folder in dataset_format.dataset_dirs(wh):
+        manifest_path = folder / dataset_format.MANIFEST
         manifest = json.loads(manifest_path.read_text())
         for path in sorted(folder.rglob("*.parquet")):
             data = path.read_bytes()
