@@ -9,8 +9,10 @@ A build reads the ``interactions`` and ``feedback`` partitions of the window end
 (plus every earlier ``interactions`` partition's consent columns, ``deletion_requests`` up to
 ``as_of`` and the ``deletions`` table), applies the rules of ``curation.rules`` and writes
 ``WAREHOUSE/datasets/<dataset_id>/{sft,preferences}/{train,eval}.parquet`` and
-``manifest.json``. The id is a hash of the inputs' bytes, the window, the config, the rules
-version and the resulting counts, so the same inputs give the same id and the same bytes.
+``manifest.json``. The id is a hash of the rows the dataset holds, the window, the config, the
+rules version and the resulting counts, so the same inputs give the same id and the same bytes,
+and so does a day re-curated after an erasure rewrote its landing files (other line numbers and
+rejects, the same training rows). The manifest still names every source partition (lineage).
 """
 
 from __future__ import annotations
@@ -201,7 +203,13 @@ def _by_split(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      default=str).encode()
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as written: without the builder's bookkeeping keys (``_users``, ``_order``...)."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 def build_dataset(
@@ -241,11 +249,17 @@ def build_dataset(
         "window": {"start": start.isoformat(), "end": as_of_day.isoformat(),
                    "days": config.window_days},
         "config": asdict(config),
-        "sources": inputs.partitions,
         "counts": counts,
         "dropped": dropped,
     }
-    dataset_id = hashlib.sha256(_canonical(identity)).hexdigest()[:16]
+    # The id hashes the rows the dataset holds, not the partitions they came from: a day
+    # re-curated after its landing files were erased holds other line numbers, rejects and
+    # deletion requests, yet the same training rows, and must not train a second candidate.
+    rows_digest = hashlib.sha256(_canonical(
+        [_public(r) for r in _sort_sft(sft_rows)] + [_public(r) for r in _sort_pref(pref_rows)]
+    )).hexdigest()
+    dataset_id = hashlib.sha256(_canonical({**identity, "rows": rows_digest})).hexdigest()[:16]
+    identity["sources"] = inputs.partitions
     root = warehouse / DATASETS_DIR
     final = root / dataset_id
     if (final / MANIFEST).exists():

@@ -184,6 +184,16 @@ def _row(report: dict, evaluation, *, run_key, model_name, action, current_numbe
     }
 
 
+def _already_champion(warehouse, model_name: str, current_number: int | None,
+                      candidate_version: int) -> bool:
+    """The candidate is the champion and the deployments table says it was moved there."""
+    if current_number != int(candidate_version):
+        return False
+    moves = [r for r in read_deployments(warehouse)
+             if r["model_name"] == model_name and r["action"] in ("promote", "rollback")]
+    return bool(moves) and moves[-1]["to_version"] == current_number
+
+
 def record_kept(
     warehouse: str | Path,
     candidate_version: int,
@@ -207,6 +217,10 @@ def record_kept(
     client = registry.connect(warehouse, tracking_uri)
     current = registry.alias_version(client, model_name, CHAMPION_ALIAS)
     current_number = int(current.version) if current is not None else None
+    if _already_champion(warehouse, model_name, current_number, candidate_version):
+        # A rerun of a day whose candidate is already serving: nothing to record again.
+        return {"promoted": False, "reason": "already_champion", "from_version": current_number,
+                "to_version": current_number, "recorded": False, "redeploy": {}}
     row = _row(report, evaluation, run_key=run_key, model_name=model_name, action="refuse",
                current_number=current_number, candidate_version=candidate_version,
                reason=report["decision"]["reason"])
@@ -238,9 +252,7 @@ def promote(
     current_number = int(current.version) if current is not None else None
 
     if current_number == int(candidate_version):
-        moves = [r for r in read_deployments(warehouse)
-                 if r["model_name"] == model_name and r["action"] in ("promote", "rollback")]
-        if moves and moves[-1]["to_version"] == current_number:
+        if _already_champion(warehouse, model_name, current_number, candidate_version):
             return {"promoted": False, "reason": "already_champion", "from_version": current_number,
                     "to_version": current_number, "recorded": False, "redeploy": {}}
         # the alias moved but the row and the redeploy did not happen (crash in between): finish them
