@@ -40,7 +40,7 @@ def _cycle(config, day: str) -> dict:
     from flywheel import cycle
 
     names = cycle.STEPS
-    bar = tqdm(total=len(names), desc=f"cycle {day}", unit="step", file=sys.stderr,
+    bar = tqdm(total=len(names), desc=f"cycle {day}", unit="step", file=_TERMINAL[0],
                bar_format="{desc}: {n}/{total} steps |{bar:20}| {postfix} [{elapsed}]")
 
     def progress(name):
@@ -114,6 +114,24 @@ def _flat(counts: dict, prefix: str = "") -> dict:
     return out
 
 
+# Where the demo's own progress and summary go; everything else goes to the log (see _quiet).
+_TERMINAL = [sys.stderr]
+
+
+def _quiet(log_path: Path):
+    """Send the libraries' chatter (Beam, TRL's per-step loss dicts, progress bars, warnings,
+    worker subprocesses) to ``log_path``: file descriptors 1 and 2 point at the log, and the
+    demo keeps a duplicate of the terminal for its own lines. Returns the terminal stream."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    os.dup2(log.fileno(), sys.stdout.fileno())
+    os.dup2(log.fileno(), sys.stderr.fileno())
+    _TERMINAL[0] = terminal
+    return terminal
+
+
 def main(argv: list[str] | None = None) -> int:
     umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     parser = argparse.ArgumentParser(prog="python -m flywheel.demo", description=__doc__,
@@ -131,18 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     key_file = _setup_environment(out)
     config = CycleConfig(landing=str(out / "landing"), warehouse=str(out / "warehouse"),
                          pseudonym_key_file=str(key_file))
+    log_path = out / "demo.log"
+    terminal = _quiet(log_path)
+    print(f"library output goes to {log_path}", file=terminal)
     started = time.monotonic()
     results = {}
-    print(f"day 1 ({DAY1}): simulating {args.users} users talking to model v1", file=sys.stderr)
+    print(f"day 1 ({DAY1}): simulating {args.users} users talking to model v1", file=terminal)
     simulate.simulate_day(landing=Path(config.landing), date=DAY1, users=args.users,
                           seed=args.seed, model_versions=("v1",))
     results[DAY1] = _cycle(config, DAY1)
     champion = _champion_label(config)
-    print(f"day 2 ({DAY2}): users rate the champion {champion}", file=sys.stderr)
+    print(f"day 2 ({DAY2}): users rate the champion {champion}", file=terminal)
     simulate.simulate_day(landing=Path(config.landing), date=DAY2, users=args.users,
                           seed=args.seed, model_versions=(champion,))
     results[DAY2] = _cycle(config, DAY2)
-    print(_summary(config, results, time.monotonic() - started))
+    print(_summary(config, results, time.monotonic() - started), file=terminal)
+    print(f"library output (Beam, training steps, warnings): {log_path}", file=terminal)
     return 0
 
 
