@@ -1,7 +1,9 @@
 """Reward model on real human preferences: four rows on the same held-out pairs, each with a 95% CI.
 
-    .venv/bin/python bench/reward_real.py                 # the four rows (about 10-15 min, 2 cores)
+    .venv/bin/python bench/reward_real.py --train-pairs 800 --eval-pairs 400   # the four rows, ~17 min on 2 cores
+    .venv/bin/python bench/reward_real.py                 # the four rows on all pairs (~45 min on 2 cores)
     .venv/bin/python bench/reward_real.py --levers        # one row per lever, each alone on today's model
+    .venv/bin/python bench/reward_real.py --rows length,improved   # all pairs, the improved model only
 
 The real data is read from ../shared/data, or from $FLYWHEEL_SHARED_DATA when set.
 
@@ -13,6 +15,8 @@ by conversation (no leakage); every held-out pair is scored by every row. Rows:
 * ``today's model``: the config the daily cycle trained before this bench (1 epoch, no validation,
   at most 2,000 pairs);
 * ``improved``: ``RewardTrainConfig()``'s defaults, which the cycle and the gate now use.
+
+Train-pair subsampling (``--train-pairs``) applies to every trained row alike.
 
 Accuracy counts ties as half; the interval is Wilson's (``curation.stats``). Prints a table and
 writes bench/out/reward_real.json (or --out).
@@ -129,6 +133,8 @@ def main() -> int:
     parser.add_argument("--levers", action="store_true", help="one row per lever instead of the four rows")
     parser.add_argument("--train-pairs", type=int, default=None, help="subsample the train pairs (same sample for every row)")
     parser.add_argument("--eval-pairs", type=int, default=None, help="subsample the held-out pairs")
+    parser.add_argument("--rows", default="length,untrained,today,improved",
+                        help="comma-separated subset of the four rows (length is always printed)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     splits = load_pairs(args.eval_fraction)
@@ -143,11 +149,15 @@ def main() -> int:
         best_only = [p for p in train if p["rule"] != SOURCES[0] or (p["prompt"], p["chosen"], p["rejected"]) in best]
         rows.append(trained_row("OASST best-vs-rest pairs only", best_only, held_out, LEVER_BASE))
     else:
-        model, tokenizer = reward.load_base(TODAY.base, TODAY.seed)
-        rows.append(model_row("untrained (fresh head)", reward.RewardScorer(model, tokenizer, TODAY), held_out))
-        del model
-        rows.append(trained_row("today's model", train, held_out, TODAY))
-        rows.append(trained_row("improved (RewardTrainConfig())", train, held_out, RewardTrainConfig()))
+        wanted = set(args.rows.split(","))
+        if "untrained" in wanted:
+            model, tokenizer = reward.load_base(TODAY.base, TODAY.seed)
+            rows.append(model_row("untrained (fresh head)", reward.RewardScorer(model, tokenizer, TODAY), held_out))
+            del model
+        if "today" in wanted:
+            rows.append(trained_row("today's model", train, held_out, TODAY))
+        if "improved" in wanted:
+            rows.append(trained_row("improved (RewardTrainConfig())", train, held_out, RewardTrainConfig()))
     print_table(rows)
     seconds = time.perf_counter() - started
     print(f"{len(train)} train / {len(held_out)} held-out pairs; {seconds:.0f}s on {os.cpu_count()} CPUs")

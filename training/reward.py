@@ -32,12 +32,13 @@ def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainCo
     <eos>`` (a decoder reward model reads the score at the last token).
     """
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"][: config.max_response_tokens]
     if tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None:
         head, middle, tail = [tokenizer.cls_token_id], [tokenizer.sep_token_id], [tokenizer.sep_token_id]
     else:
         head, middle = [], []
         tail = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    room = config.max_length - len(head) - len(middle) - len(tail)  # never past max_length
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"][: min(config.max_response_tokens, room)]
     budget = max(config.max_length - len(response_ids) - len(head) - len(middle) - len(tail), 0)
     if config.prompt_side == "tail":
         prompt_ids = prompt_ids[len(prompt_ids) - budget :]

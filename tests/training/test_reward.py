@@ -21,6 +21,8 @@ def test_truncation_keeps_response_head_and_prompt_tail():
     text = tokenizer.decode(ids)
     assert len(ids) == 32
     assert text.startswith("[CLS]") and "latest question [SEP] first words" in text
+    # an answer budget above max_length still gives at most max_length tokens
+    assert len(reward.encode_pair_ids(tokenizer, prompt, "word " * 500, RewardTrainConfig(max_length=32))) == 32
 
 
 @pytest.mark.slow
