@@ -28,6 +28,20 @@ def scrubber() -> PiiScrubber:
     ("COMING TO GLASGOW NEXT WEEK", "GLASGOW", "<LOCATION>"),
     ("a week in NYC was enough", "NYC", "<LOCATION>"),
     ("the other property is in Greenville , OH", ", OH", "<LOCATION>"),
+    # a state code after a preposition of place
+    ("Made it back home to GA . It sucks to leave", "GA", "<LOCATION>"),
+    # a venue named with the time people will be there, either order
+    ("Betta be at Elements tonight for drinks", "Elements", "<LOCATION>"),
+    ("Tonight at Bowlounge , see you there", "Bowlounge", "<LOCATION>"),
+    # a name after a casual title, in any case
+    ("Tonight: Baka Boyz LIVE w/ DJ Elements on 103.5", "Elements", "<PERSON>"),
+    ("90s music all night wiith dj finese", "finese", "<PERSON>"),
+    ("President Goodluck and Pastor Ayo Oritsejafor on Friday", "Oritsejafor", "<PERSON>"),
+    # a short lower-case given name after a cue ("thanks", "with", "this is")
+    ("shopping day with jen , so excited", "jen", "<PERSON>"),
+    ("Hi, this is sam from the front desk", "sam", "<PERSON>"),
+    # a lower-case city after "leaving"
+    ("I'm leaving yakima on Wednesday", "yakima", "<LOCATION>"),
 ])
 def test_casual_names_and_places(scrubber, text, value, placeholder):
     result = scrubber.scrub(text)
@@ -45,6 +59,11 @@ def test_casual_names_off_leaves_them():
     "I will mark it done in a minute, hope that helps",
     "WHY IS THIS SO HARD TO INSTALL ON WINDOWS",
     "send it to me at 9, it is in the fridge",
+    # codes that are English words in capitals, titles without a name, weekdays after "at"
+    "WE ARE IN IN THE END",
+    "the DJ set went on late, at home tonight",
+    "see you at Friday tonight then",
+    "i did it with the cat and you",
 ])
 def test_everyday_words_are_not_casual_names(scrubber, text):
     assert scrubber.scrub(text).text == text
