@@ -236,6 +236,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--spacy-model", default=None, help="spaCy model for PII NER")
     parser.add_argument("--pii-score-threshold", type=float, default=None)
     parser.add_argument("--pii-entities", default=None, help="comma-separated entity types")
+    parser.add_argument("--pii-token-classifier", default=None,
+                        help="folder from python -m pipelines.pii.train_ner (opt-in, slower)")
     return parser.parse_known_args(argv)
 
 
@@ -245,6 +247,8 @@ def _with_overrides(config: CurateConfig, args: argparse.Namespace) -> CurateCon
         scrub_overrides["spacy_model"] = args.spacy_model
     if args.pii_score_threshold is not None:
         scrub_overrides["score_threshold"] = args.pii_score_threshold
+    if args.pii_token_classifier:
+        scrub_overrides["token_classifier"] = args.pii_token_classifier
     if args.pii_entities:
         scrub_overrides["entities"] = tuple(e.strip() for e in args.pii_entities.split(","))
     if not scrub_overrides:

@@ -62,6 +62,14 @@ class ScrubConfig:
     # names people type the way they type them: lower case, @handles, a first name alone after
     # "I'm"/"this is"/"thanks". Off = NER, cues and gazetteers only (the bench measures both)
     casual_names: bool = True
+    # folder of a MiniLM token classifier trained by ``python -m pipelines.pii.train_ner``
+    # (names, places, companies in casual text); its spans are added to Presidio's. "" = off:
+    # it costs most of the speed (see docs/pii.md, Measured), so the default does not ship it
+    token_classifier: str = ""
+    # a subword is an entity when the classifier gives its non-O labels at least this much
+    classifier_min_prob: float = 0.5
+    # run the classifier's Linear layers in dynamic int8 (about 2x faster on CPU)
+    classifier_int8: bool = True
 
     def __post_init__(self):
         unknown = sorted(set(self.entities) - set(SUPPORTED_ENTITIES))
@@ -69,6 +77,8 @@ class ScrubConfig:
             raise ValueError(
                 f"unknown entity type(s) {unknown} (expected some of {list(SUPPORTED_ENTITIES)})"
             )
+        if not 0.0 < self.classifier_min_prob <= 1.0:
+            raise ValueError(f"classifier_min_prob {self.classifier_min_prob} must be in (0, 1]")
         if self.batch_size < 1 or self.max_ner_chars < 100:
             raise ValueError(
                 f"batch_size {self.batch_size} must be >= 1 and max_ner_chars "

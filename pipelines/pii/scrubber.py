@@ -24,6 +24,7 @@ from pipelines.pii import ner, recognizers
 from pipelines.pii.config import SPACY_LABEL_TO_ENTITY, SUPPORTED_ENTITIES, ScrubConfig, ScrubResult
 from pipelines.pii.finders import addresses, contact
 from pipelines.pii.finders.base import Finding, has_digit
+from pipelines.pii.finders.vocab import is_tech_term
 from pipelines.pii.normalize import normalize
 
 # entity types whose recognizers can only fire on a text holding a digit / an "@"
@@ -44,9 +45,23 @@ _TYPE_WEIGHT_NER = 0.45
 _TYPE_WEIGHT_DERIVED = 0.4
 
 
+_MODEL_RECOGNIZERS = frozenset({"SpacyRecognizer", "MiniLMTokenClassifier"})
+
+
 def _from_ner(result) -> bool:
+    """A span from a model (spaCy NER or the token classifier), not from a cue or gazetteer."""
     meta = result.recognition_metadata or {}
-    return meta.get("recognizer_name") == "SpacyRecognizer"
+    return meta.get("recognizer_name") in _MODEL_RECOGNIZERS
+
+
+def _classifier_results(text: str, findings: list[Finding], entities: Sequence[str]) -> list:
+    """Token-classifier spans as Presidio results, technical words dropped like NER's."""
+    from presidio_analyzer import RecognizerResult
+
+    return [RecognizerResult(f.entity, f.start, f.end, f.score,
+                             recognition_metadata={"recognizer_name": "MiniLMTokenClassifier"})
+            for f in findings if f.entity in entities
+            and not is_tech_term(text[f.start:f.end], as_person=f.entity == "PERSON")]
 
 
 def _propagate_names(text: str, found: list) -> list[tuple[int, int, str]]:
@@ -161,6 +176,13 @@ class PiiScrubber:
             if not recognizer.is_loaded:
                 recognizer.load()
                 recognizer.is_loaded = True
+        self._classifier = None
+        if self.config.token_classifier:
+            from pipelines.pii.classifier import TokenClassifier
+
+            self._classifier = TokenClassifier(self.config.token_classifier,
+                                               min_prob=self.config.classifier_min_prob,
+                                               int8=self.config.classifier_int8)
         self._placeholders = {entity: self.config.placeholder.format(entity=entity)
                               for entity in SUPPORTED_ENTITIES}
 
@@ -181,10 +203,12 @@ class PiiScrubber:
         norms = [normalize(_GROUP_JOINER.join(group)) for group in groups]
         docs = ner.docs_for(self._nlp, [n.text for n in norms], bool(self._ner_entities),
                             self.config.batch_size, self.config.max_ner_chars)
+        found = (self._classifier.find_batch([n.text for n in norms]) if self._classifier
+                 else [[] for _ in norms])
         out = []
-        for group, norm, doc in zip(groups, norms, docs, strict=True):
+        for group, norm, doc, model_found in zip(groups, norms, docs, found, strict=True):
             spans = [(*norm.to_original(start, end), entity, score)
-                     for start, end, entity, score in self._detect(norm.text, doc)]
+                     for start, end, entity, score in self._detect(norm.text, doc, model_found)]
             out.append(self._replace_in_group(group, _merge(spans)))
         return out
 
@@ -199,8 +223,11 @@ class PiiScrubber:
             skip |= _AT_ENTITIES
         return [e for e in self.config.entities if e not in skip]
 
-    def _detect(self, text: str, doc) -> list[Span]:
-        """Spans of the configured types in (normalized) ``text``; overlaps not resolved."""
+    def _detect(self, text: str, doc, model_found: list[Finding]) -> list[Span]:
+        """Spans of the configured types in (normalized) ``text``; overlaps not resolved.
+
+        ``model_found``: the token classifier's spans in ``text`` (empty when it is off).
+        """
         if not text.strip():
             return []
         entities = self._entities_for(text)
@@ -209,6 +236,7 @@ class PiiScrubber:
             text=text, language="en", entities=entities, nlp_artifacts=artifacts,
             score_threshold=self.config.score_threshold) if entities else []
         results = [r for r in results if r.entity_type in self.config.entities]
+        results += _classifier_results(text, model_found, self.config.entities)
         extra = _propagate_names(text, results)
         if "PERSON" in self.config.entities or "ORGANIZATION" in self.config.entities:
             # a street address, or a place alone on its line (the locality line of a letter)
