@@ -8,7 +8,7 @@ writes (``model_store() / "pii-minilm-wnut17"`` by default) is read here with
 
 Inference reads the (normalized) text once per 256-subword window (overlapping windows for long
 texts), on the threads torch is given; a subword is an entity when its non-``O`` probability is
-at least ``min_prob``; consecutive entity subwords of one type, widened to whole words, are one
+at least ``min_prob`` (0.3); consecutive entity subwords of one type, widened to whole words, are one
 span. The scrubber adds these spans to Presidio's results (see docs/pii.md).
 """
 
@@ -86,7 +86,7 @@ def spans_from_subwords(text: str, offsets: Sequence[tuple[int, int]], types: Se
 class TokenClassifier:
     """A trained token classifier folder (see ``train_ner``), loaded offline, batched."""
 
-    def __init__(self, model_dir: str | Path, min_prob: float = 0.5, batch_size: int = 8,
+    def __init__(self, model_dir: str | Path, min_prob: float = 0.3, batch_size: int = 8,
                  int8: bool = True):
         import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer

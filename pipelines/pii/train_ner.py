@@ -45,6 +45,41 @@ def load_samples(data: Path, with_synthetic: bool) -> list[dict]:
     return samples
 
 
+def split(samples: list[dict], val_share: float, limit: int | None,
+          rng: random.Random | None = None) -> tuple[list, list]:
+    """(validation, fit): a seeded shuffle, the first ``val_share`` held out."""
+    samples = list(samples)
+    (rng or random.Random(SEED)).shuffle(samples)
+    if limit:
+        samples = samples[:limit]
+    n_val = max(1, int(len(samples) * val_share))
+    return samples[:n_val], samples[n_val:]
+
+
+def tune_threshold(model_dir: Path, val_samples: list[dict],
+                   thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)) -> list[dict]:
+    """The whole scrubber with the classifier on the held-out train texts, per threshold.
+
+    Picks ``ScrubConfig.classifier_min_prob`` on train's validation split, never on dev.
+    """
+    from pipelines.pii import PiiScrubber, ScrubConfig, measure_leaks
+    from pipelines.pii.evaluation import WNUT_SCORED_LABELS
+
+    rows = []
+    for threshold in thresholds:
+        scrubber = PiiScrubber(ScrubConfig(token_classifier=str(model_dir),
+                                           classifier_min_prob=threshold))
+        scrubber.setup()
+        out = [r.text for r in scrubber.scrub_batch([s["full_text"] for s in val_samples])]
+        report = measure_leaks(val_samples, out, scrubber.config.entities, whole_word=True,
+                               masked_labels=WNUT_SCORED_LABELS)
+        rows.append({"min_prob": threshold, "words_kept": round(report.survival, 4),
+                     **{f"leak_{label}": round(report.leak_rate_of(label), 4)
+                        for label in WNUT_SCORED_LABELS}})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def encode(tokenizer, sample: dict, max_length: int) -> dict:
     """Subword ids and BIO label ids: a subword takes the type of the span holding its start."""
     enc = tokenizer(sample["full_text"], truncation=True, max_length=max_length,
@@ -122,14 +157,11 @@ def train(args) -> dict:
         model.config.num_hidden_layers = args.layers
     if not args.train_embeddings:  # the word pieces' vectors stay: cheaper steps, less overfit
         model.bert.embeddings.requires_grad_(False)
-    samples = load_samples(args.data, args.with_synthetic)
-    rng = random.Random(SEED)
-    rng.shuffle(samples)
-    if args.limit:
-        samples = samples[:args.limit]
-    n_val = max(1, int(len(samples) * args.val_share))
-    rows = [encode(tokenizer, s, args.max_length) for s in samples]
-    val, fit = rows[:n_val], rows[n_val:]
+    rng = random.Random(SEED)  # the split's shuffle, then the batches' order
+    val_samples, fit_samples = split(load_samples(args.data, args.with_synthetic),
+                                     args.val_share, args.limit, rng)
+    val = [encode(tokenizer, s, args.max_length) for s in val_samples]
+    fit = [encode(tokenizer, s, args.max_length) for s in fit_samples]
     steps = args.epochs * ((len(fit) + args.batch_size - 1) // args.batch_size)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=args.lr, weight_decay=0.01)
@@ -185,10 +217,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="minilm", help="minilm, or a local encoder folder")
     parser.add_argument("--layers", type=int, default=0, help="keep the first N layers (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tune-only", action="store_true",
+                        help="no training: score thresholds for the model in --out on the "
+                             "held-out train split and record them in its training.json")
     parser.add_argument("--train-embeddings", action="store_true",
                         help="also fine-tune the embedding layer (slower)")
     args = parser.parse_args(argv)
     try:
+        if args.tune_only:
+            record_path = args.out / "training.json"
+            record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+            val, _ = split(load_samples(args.data, args.with_synthetic), args.val_share,
+                           args.limit)
+            record["thresholds_on_val"] = tune_threshold(args.out, val)
+            record_path.write_text(json.dumps(record, indent=2))
+            return 0
         report = train(args)
     except OSError as exc:
         print(f"error: {exc} (WNUT-17 is in ../shared/data/wnut17, see its README.md; "
