@@ -1,8 +1,10 @@
 """Fine-tune the packaged MiniLM encoder as the scrubber's token classifier (opt-in lever).
 
     python -m pipelines.pii.train_ner [--out DIR] [--data ../shared/data] [--epochs 3]
-        [--lr 1e-4] [--batch-size 16] [--val-share 0.1] [--limit N] [--with-synthetic]
-        [--base minilm|PATH] [--layers N] [--threads N] [--train-embeddings]
+        [--stop-after N] [--lr 1e-4] [--batch-size 16] [--val-share 0.1] [--limit N]
+        [--with-synthetic] [--base minilm|PATH] [--layers N] [--threads N]
+        [--train-embeddings]
+    python -m pipelines.pii.train_ner --tune-only [--out DIR] [--thresholds 0.2,0.3,0.4,0.5]
 
 Reads WNUT-17 *train* only (``wnut17/wnut17train.conll``; dev is never read, it is what the
 bench measures), optionally the synthetic file's PERSON / place / organisation spans, labels each
@@ -57,7 +59,7 @@ def split(samples: list[dict], val_share: float, limit: int | None,
 
 
 def tune_threshold(model_dir: Path, val_samples: list[dict],
-                   thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)) -> list[dict]:
+                   thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)) -> list[dict]:
     """The whole scrubber with the classifier on the held-out train texts, per threshold.
 
     Picks ``ScrubConfig.classifier_min_prob`` on train's validation split, never on dev.
@@ -141,6 +143,26 @@ def evaluate(model, rows: list[dict], pad_id: int) -> dict:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
+def _fit_epoch(model, batches, optimizer, scheduler, epoch: int) -> float:
+    """One pass over the batches; the summed loss."""
+    import torch
+
+    model.train()
+    started, total = time.time(), 0.0
+    for step, batch in enumerate(batches):
+        if step and step % 50 == 0:
+            print(f"epoch {epoch} step {step}: loss {total / step:.3f}, "
+                  f"{time.time() - started:.0f} s", flush=True)
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        total += float(loss.detach())
+    return total
+
+
 def train(args) -> dict:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -170,20 +192,16 @@ def train(args) -> dict:
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     history, best = [], None
     args.out.mkdir(parents=True, exist_ok=True)
-    for epoch in range(1, args.epochs + 1):
-        model.train()
-        started, total = time.time(), 0.0
-        for step, batch in enumerate(_batches(fit, args.batch_size, tokenizer.pad_token_id, rng)):
-            if step and step % 50 == 0:
-                print(f"epoch {epoch} step {step}: loss {total / step:.3f}, "
-                      f"{time.time() - started:.0f} s", flush=True)
-            loss = model(**batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            total += float(loss.detach())
+    report = {"base": str(args.base), "layers": model.config.num_hidden_layers,
+              "train_embeddings": args.train_embeddings,
+              "data": "wnut17train.conll" + (" + presidio_synth_dataset_v2.json"
+                                             if args.with_synthetic else ""),
+              "fit_texts": len(fit), "val_texts": len(val), "seed": SEED, "lr": args.lr,
+              "batch_size": args.batch_size, "schedule_epochs": args.epochs, "epochs": history}
+    for epoch in range(1, (args.stop_after or args.epochs) + 1):
+        started = time.time()
+        total = _fit_epoch(model, _batches(fit, args.batch_size, tokenizer.pad_token_id, rng),
+                           optimizer, scheduler, epoch)
         figures = evaluate(model, val, tokenizer.pad_token_id)
         history.append({"epoch": epoch, "loss": round(total, 2),
                         "seconds": round(time.time() - started, 1), **figures})
@@ -192,13 +210,8 @@ def train(args) -> dict:
             best = history[-1]
             model.save_pretrained(args.out)
             tokenizer.save_pretrained(args.out)
-    report = {"base": str(args.base), "layers": model.config.num_hidden_layers,
-              "train_embeddings": args.train_embeddings,
-              "data": "wnut17train.conll" + (" + presidio_synth_dataset_v2.json"
-                                             if args.with_synthetic else ""),
-              "fit_texts": len(fit), "val_texts": len(val), "seed": SEED, "lr": args.lr,
-              "batch_size": args.batch_size, "epochs": history, "kept_epoch": best["epoch"]}
-    (args.out / "training.json").write_text(json.dumps(report, indent=2))
+        report["kept_epoch"] = best["epoch"]  # written every epoch: a stopped run keeps its record
+        (args.out / "training.json").write_text(json.dumps(report, indent=2))
     return report
 
 
@@ -207,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=default_model_dir())
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="stop after this epoch; the lr schedule still spans --epochs")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=128)
@@ -220,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune-only", action="store_true",
                         help="no training: score thresholds for the model in --out on the "
                              "held-out train split and record them in its training.json")
+    parser.add_argument("--thresholds", default="0.2,0.3,0.4,0.5",
+                        help="--tune-only: the classifier_min_prob values to score")
     parser.add_argument("--train-embeddings", action="store_true",
                         help="also fine-tune the embedding layer (slower)")
     args = parser.parse_args(argv)
@@ -229,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             record = json.loads(record_path.read_text()) if record_path.is_file() else {}
             val, _ = split(load_samples(args.data, args.with_synthetic), args.val_share,
                            args.limit)
-            record["thresholds_on_val"] = tune_threshold(args.out, val)
+            record["thresholds_on_val"] = tune_threshold(
+                args.out, val, tuple(float(t) for t in args.thresholds.split(",")))
             record_path.write_text(json.dumps(record, indent=2))
             return 0
         report = train(args)
