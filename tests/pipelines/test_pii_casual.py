@@ -97,9 +97,9 @@ def test_wnut17_dev_leaks_less_than_stock_level(scrubber):
     scrubbed = [r.text for r in scrubber.scrub_batch([s["full_text"] for s in samples])]
     report = measure_leaks(samples, scrubbed, scrubber.config.entities, whole_word=True,
                            masked_labels=WNUT_SCORED_LABELS)
-    # measured 26.2% / 28.4% / 96.8% (docs/pii.md); the 15% targets are not met yet
+    # measured 26.0% / 27.0% / 96.8% (docs/pii.md); the 15% targets need the opt-in classifier
     assert report.leak_rate_of("PERSON") <= 0.30, report.leaks
-    assert report.leak_rate_of("LOCATION") <= 0.33, report.leaks
+    assert report.leak_rate_of("LOCATION") <= 0.30, report.leaks
     assert report.survival >= 0.93
 
 
