@@ -6,6 +6,8 @@
 - :mod:`pipelines.pii.recognizers`: those functions as Presidio recognizers
 - :mod:`pipelines.pii.scrubber`: :class:`PiiScrubber` (Presidio ``AnalyzerEngine`` + spaCy NER)
 - :mod:`pipelines.pii.evaluation`: leak and word-survival measures against labelled spans
+- :mod:`pipelines.pii.classifier`: the opt-in MiniLM token classifier (``token_classifier``),
+  trained by ``python -m pipelines.pii.train_ner``; torch loads only when it is configured
 
 Presidio and spaCy load only when :class:`PiiScrubber` is used (``scrubber`` is imported lazily),
 so building a :class:`ScrubConfig` at pipeline-build time stays cheap.
