@@ -46,7 +46,7 @@ from curation.dataset_format import (
     write_split,
 )
 from curation.pairs import DatasetConfig, build_rows
-from warehouse import days, journal, umask
+from warehouse import days, umask
 
 DEFAULT_CONFIG = DatasetConfig()
 __all__ = ["DatasetConfig", "DatasetError", "MANIFEST", "build_dataset", "list_datasets", "load_manifest"]
@@ -75,42 +75,45 @@ class SourceFile:
     purpose: str  # rows | consent | deletions
 
 
-def _partition_files(warehouse: Path, table: str) -> list[tuple[str, Path]]:
-    root = warehouse / table
-    if not root.is_dir():
-        return []
+SOURCE_TABLES = ("interactions", "feedback", "deletion_requests", "deletions")
+
+
+def read_plans(warehouse: Path, versions: dict[str, dict] | None = None) -> dict[str, Any]:
+    """table -> the Delta read plan a build reads: the tables as readers see them now
+    (``partitions.read_plan``), or, for a rebuild, the versions a manifest recorded."""
+    from warehouse import partitions
+
+    if versions is None:
+        return {t: partitions.read_plan(str(warehouse), t) for t in SOURCE_TABLES}
+    return {t: partitions.ReadPlan(t, v["version"], {d: int(n) for d, n in v["pinned"].items()})
+            for t, v in versions.items()}
+
+
+def _partition_files(warehouse: Path, plan) -> list[tuple[str, Path]]:
+    from warehouse import partitions
+
     out = []
-    for part in sorted(root.glob("dt=*")):
-        dt = part.name[3:]
-        try:
-            date.fromisoformat(dt)
-        except ValueError:
-            continue  # not a date partition (e.g. a writer's temp folder)
-        out.extend((dt, path) for path in sorted(part.glob("*.parquet")))
+    for dt, paths in partitions.plan_files(str(warehouse), plan).items():
+        if days.is_day(dt):  # a partition that is not a day is not read (views warn about it)
+            out.extend((dt, Path(p)) for p in paths)
     return out
 
 
-def _source_files(warehouse: Path, as_of: date, start: date) -> list[SourceFile]:
+def _source_files(warehouse: Path, as_of: date, start: date, plans: dict[str, Any]) -> list[SourceFile]:
     files = []
-    for dt, path in _partition_files(warehouse, "interactions"):
+    for dt, path in _partition_files(warehouse, plans["interactions"]):
         day = date.fromisoformat(dt)
         if day <= as_of:
             files.append(SourceFile("interactions", dt, path, "rows" if day >= start else "consent"))
-    for dt, path in _partition_files(warehouse, "feedback"):
+    for dt, path in _partition_files(warehouse, plans["feedback"]):
         if start <= date.fromisoformat(dt) <= as_of:
             files.append(SourceFile("feedback", dt, path, "rows"))
-    for dt, path in _partition_files(warehouse, "deletion_requests"):
+    for dt, path in _partition_files(warehouse, plans["deletion_requests"]):
         if date.fromisoformat(dt) <= as_of:
             files.append(SourceFile("deletion_requests", dt, path, "deletions"))
     # Completed erasures bind every build, whatever its as_of.
-    deletions = warehouse / "deletions"
-    if deletions.is_dir():
-        for path in sorted(deletions.rglob("*.parquet")):
-            if any(part.startswith(".") or part.startswith("_") for part in
-                   path.relative_to(deletions).parts):
-                continue  # a writer's staging or temp file, not committed data
-            dt = path.parent.name[3:] if path.parent.name.startswith("dt=") else None
-            files.append(SourceFile("deletions", dt, path, "deletions"))
+    for dt, path in _partition_files(warehouse, plans["deletions"]):
+        files.append(SourceFile("deletions", dt, path, "deletions"))
     return files
 
 
@@ -148,10 +151,10 @@ class Inputs:
     partitions: list[dict[str, Any]]
 
 
-def read_inputs(warehouse: Path, as_of: date, start: date) -> Inputs:
+def read_inputs(warehouse: Path, as_of: date, start: date, plans: dict[str, Any] | None = None) -> Inputs:
     interactions, feedback, consent_rows, deleted, created_from = [], [], [], set(), []
     digests: dict[tuple[str, str, str], list[str]] = {}
-    for source in _source_files(warehouse, as_of, start):
+    for source in _source_files(warehouse, as_of, start, plans or read_plans(warehouse)):
         digests.setdefault((source.table, source.dt or "", source.purpose), []).extend(
             _row_digests(source.path))
         created_from.append({
@@ -224,14 +227,22 @@ def build_dataset(
     warehouse = Path(warehouse)
     if not warehouse.is_dir():
         raise DatasetError(f"warehouse {warehouse} is not a directory")
-    try:
-        journal.check_committed(str(warehouse))
-    except journal.UnfinishedCommit as exc:
-        raise DatasetError(str(exc)) from None  # a half-swapped day would truncate the set
     as_of_day = as_of if isinstance(as_of, date) else _parse_day(as_of)
-    start = as_of_day - timedelta(days=config.window_days - 1)
+    dataset_id, rows, identity, inputs, plans = _prepare(warehouse, as_of_day, config)
+    final = warehouse / DATASETS_DIR / dataset_id
+    if (final / MANIFEST).exists():
+        return dataset_id, final
+    return dataset_id, _write(warehouse / DATASETS_DIR, dataset_id, rows, identity, inputs, plans)
 
-    inputs = read_inputs(warehouse, as_of_day, start)
+
+def _prepare(warehouse: Path, as_of_day: date, config: DatasetConfig,
+             versions: dict[str, dict] | None = None):
+    """(dataset_id, (sft, preference) rows, identity, inputs, read plans) of a build."""
+    start = as_of_day - timedelta(days=config.window_days - 1)
+    # One read plan per table, taken once: the whole build reads the same versions, and the
+    # manifest records them (time travel: ``rebuild``).
+    plans = read_plans(warehouse, versions)
+    inputs = read_inputs(warehouse, as_of_day, start, plans)
     if not inputs.interactions:
         raise DatasetError(
             f"no interactions partitions in {warehouse / 'interactions'} between {start} and "
@@ -260,18 +271,22 @@ def build_dataset(
     )).hexdigest()
     dataset_id = hashlib.sha256(_canonical({**identity, "rows": rows_digest})).hexdigest()[:16]
     identity["sources"] = inputs.partitions
-    root = warehouse / DATASETS_DIR
-    final = root / dataset_id
-    if (final / MANIFEST).exists():
-        return dataset_id, final
+    return dataset_id, (sft_rows, pref_rows), identity, inputs, plans
 
+
+def _write(root: Path, dataset_id: str, rows, identity: dict, inputs: Inputs, plans: dict) -> Path:
+    """Write the dataset's splits and manifest into ``root/dataset_id`` (renamed into place)."""
+    sft_rows, pref_rows = rows
+    final = root / dataset_id
+    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
     try:
         files = {}
-        for kind, rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
-            for split, split_rows in _by_split(rows).items():
+        for kind, kind_rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
+            for split, split_rows in _by_split(kind_rows).items():
                 files[f"{kind}/{split}.parquet"] = write_split(tmp, kind, split, order(split_rows))
         manifest = {"dataset_id": dataset_id, **identity, "created_from": inputs.created_from,
+                    "table_versions": {t: p.as_dict() for t, p in sorted(plans.items())},
                     "files": files, "stale": False}
         write_manifest(tmp, manifest)
         try:
@@ -283,7 +298,7 @@ def build_dataset(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return dataset_id, final
+    return final
 
 
 # ---------------------------------------------------------------------------------------------
