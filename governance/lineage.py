@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from curation import dataset_format
 from governance import erase_downstream as downstream
 from warehouse import files as storage
+from warehouse import partitions
 
 
 def _erase():
@@ -98,15 +99,19 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
     """One row per warehouse file a dataset was built from, with its landing files.
 
     ``hash_now`` says whether the file still has the bytes it had at build time: ``same``,
-    ``changed`` (rewritten since, e.g. by an erasure) or ``missing``.
+    ``changed`` (its day was rewritten since, e.g. by an erasure: a Delta commit replaced the
+    file, whose successors are read for the landing files) or ``missing`` (the day is gone).
     """
     wh = Path(wh)
     manifest = _manifest(wh, dataset_id)
     rows = []
     for source in manifest.get("created_from", []):
         path = wh / source["path"]
+        successors: list[Path] = []
         if not path.is_file():
-            state = "missing"
+            successors = [Path(p) for p in partitions.partition_files(str(wh), source["table"])
+                          .get(source.get("dt"), [])]
+            state = "changed" if successors else "missing"
         else:
             state = "same" if storage.sha256_file(str(path)) == source.get("sha256") else "changed"
         rows.append({
@@ -117,7 +122,8 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
             "path": source["path"],
             "sha256": source.get("sha256"),
             "hash_now": state,
-            "landing_files": _landing_files(path, source.get("dt"))
+            "landing_files": sorted({f for p in successors or [path]
+                                     for f in _landing_files(p, source.get("dt"))})
             if state != "missing" and source["table"] in SOURCED_TABLES else [],
         })
     return rows
