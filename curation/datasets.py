@@ -4,6 +4,7 @@
                                       [--eval-fraction F] [--seed S]
     python -m curation.datasets list --warehouse DIR
     python -m curation.datasets show --warehouse DIR ID
+    python -m curation.datasets rebuild --warehouse DIR --dataset ID [--out DIR]
 
 A build reads the ``interactions`` and ``feedback`` partitions of the window ending at ``as_of``
 (plus every earlier ``interactions`` partition's consent columns, ``deletion_requests`` up to
@@ -302,6 +303,64 @@ def _write(root: Path, dataset_id: str, rows, identity: dict, inputs: Inputs, pl
 
 
 # ---------------------------------------------------------------------------------------------
+# Rebuild (time travel)
+
+
+def rebuild_dataset(warehouse: str | os.PathLike, dataset_id: str,
+                    out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Build ``dataset_id`` again from the table versions its manifest recorded, into ``out``
+    (default ``WAREHOUSE/_rebuilds/``); compare its files with the manifest's hashes.
+
+    When a version can no longer be read (an erasure vacuumed its files and cleaned the log),
+    the rebuild reads the tables as they are now, which lack the erased users, and says so.
+    """
+    from warehouse import tables
+
+    warehouse = Path(warehouse)
+    manifest = load_manifest(warehouse, dataset_id)
+    versions = manifest.get("table_versions")
+    if not versions:
+        raise DatasetError(f"dataset {dataset_id} was built before manifests recorded table "
+                           "versions; it cannot be rebuilt by time travel")
+    erased = [t for t, v in versions.items() if not _readable(warehouse, t, v, tables)]
+    config = DatasetConfig(**manifest["config"])
+    as_of = _parse_day(manifest["as_of"])
+    new_id, rows, identity, inputs, plans = _prepare(warehouse, as_of, config,
+                                                     None if erased else versions)
+    root = Path(out) if out else warehouse / "_rebuilds"
+    shutil.rmtree(root / new_id, ignore_errors=True)
+    path = _write(root, new_id, rows, identity, inputs, plans)
+    files = load_manifest_at(path)["files"]
+    identical = new_id == dataset_id and files == manifest["files"]
+    return {"dataset_id": dataset_id, "rebuilt_id": new_id, "path": str(path),
+            "identical": identical, "erasure_intervened": erased,
+            "versions_read": {t: p.as_dict() for t, p in sorted(plans.items())}}
+
+
+def _readable(warehouse: Path, table: str, version: dict, tables) -> bool:
+    """Whether ``table`` at the recorded version (and pinned days) still has all its files."""
+    from deltalake.exceptions import DeltaError
+
+    if version.get("version") is None:
+        return True
+    for v in {version["version"], *version.get("pinned", {}).values()}:
+        try:
+            paths = [p for day in tables.files_by_day(str(warehouse), table, int(v)).values()
+                     for p in day]
+        except (DeltaError, OSError):
+            return False
+        if not tables.is_table(str(warehouse), table) or not all(Path(p).is_file() for p in paths):
+            return False
+        if tables.open_table(str(warehouse), table, int(v)) is None:
+            return False
+    return True
+
+
+def load_manifest_at(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / MANIFEST).read_text())
+
+
+# ---------------------------------------------------------------------------------------------
 # CLI
 
 
@@ -339,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print a dataset's manifest")
     show.add_argument("--warehouse", required=True)
     show.add_argument("dataset_id")
+    again = sub.add_parser("rebuild", help="rebuild a dataset from the table versions it read")
+    again.add_argument("--warehouse", required=True)
+    again.add_argument("--dataset", required=True, help="dataset id")
+    again.add_argument("--out", default=None, help="folder for the rebuild (default "
+                                                     "WAREHOUSE/_rebuilds)")
     args = parser.parse_args(argv)
 
     try:
@@ -348,6 +412,18 @@ def main(argv: list[str] | None = None) -> int:
             dataset_id, path = build_dataset(args.warehouse, _parse_day(args.as_of), config)
             print(_summary(load_manifest(args.warehouse, dataset_id)))
             print(path)
+        elif args.command == "rebuild":
+            result = rebuild_dataset(args.warehouse, args.dataset, args.out)
+            if result["erasure_intervened"]:
+                print(f"dataset {args.dataset}: an erasure removed data from "
+                      f"{', '.join(result['erasure_intervened'])} since the build (those versions "
+                      f"are gone); rebuilt from the tables as they are now, without the erased "
+                      f"users: {result['rebuilt_id']}")
+            elif result["identical"]:
+                print(f"dataset {args.dataset}: rebuilt byte for byte from the versions it read")
+            else:
+                print(f"dataset {args.dataset}: rebuilt as {result['rebuilt_id']}, which differs")
+            print(result["path"])
         elif args.command == "list":
             for manifest in list_datasets(args.warehouse):
                 print(_summary(manifest))

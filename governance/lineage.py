@@ -104,8 +104,10 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
     """
     wh = Path(wh)
     manifest = _manifest(wh, dataset_id)
+    versions = manifest.get("table_versions", {})
     rows = []
     for source in manifest.get("created_from", []):
+        read = versions.get(source["table"], {})
         path = wh / source["path"]
         successors: list[Path] = []
         if not path.is_file():
@@ -118,6 +120,8 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
             "dataset_id": dataset_id,
             "table": source["table"],
             "dt": source.get("dt"),
+            # the Delta version of the table the build read (time travel: curation.datasets rebuild)
+            "table_version": read.get("pinned", {}).get(source.get("dt"), read.get("version")),
             "purpose": source.get("purpose"),
             "path": source["path"],
             "sha256": source.get("sha256"),
@@ -192,7 +196,8 @@ DELETION_COLUMNS = ["request_event_id", "user_pseudonym", "requested_at", "statu
                     "rows_removed", "rows_removed_by_table", "datasets_marked_stale",
                     "model_versions_tagged"]
 MODEL_LINEAGE_COLUMNS = ["model", "contains_erased_user_data", "dataset_id", "dataset_stale",
-                         "table", "dt", "purpose", "path", "sha256", "hash_now", "landing_files"]
+                         "table", "dt", "table_version", "purpose", "path", "sha256", "hash_now",
+                         "landing_files"]
 DATASET_LINEAGE_COLUMNS = ["dataset_id", "dataset_stale", "model", "run_id", "aliases",
                            "contains_erased_user_data"]
 

@@ -514,3 +514,55 @@ def test_a_stale_dataset_is_listed_as_such_and_refused_by_training(built, wareho
         resolve_dataset(copy, dataset_id)
     with pytest.raises(DatasetError, match="unknown dataset id '.tmp-half-built'"):
         dataset_format.dataset_dir(copy, ".tmp-half-built")
+
+
+# --- time travel -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_rebuild_reads_the_recorded_versions_unless_an_erasure_intervened(curated_warehouse,
+                                                                          tmp_path, capsys):
+    from curation import datasets as datasets_cli
+    from governance import erase
+    from warehouse.schemas import FEEDBACK
+
+    wh = _copy_warehouse(curated_warehouse.warehouse, tmp_path / "wh")
+    day = curated_warehouse.days[0]  # day 2's deletion requester is still in this dataset
+    dataset_id, path = build_dataset(wh, day, CONFIG)
+    manifest = json.loads((path / MANIFEST).read_text())
+    assert set(manifest["table_versions"]) >= {"interactions", "feedback"}
+    victims = {r["user_pseudonym"] for r in erase.read_requests(str(wh))}
+    assert any(_users(r) & victims for t in _tables(path).values() for rows in t.values()
+               for r in rows)
+    # The warehouse moves on: a late flag on a chosen answer changes what a build now reads.
+    chosen = sorted(r["chosen_event_id"] for r in pq.read_table(
+        path / "preferences" / "train.parquet").to_pylist() if r["chosen_event_id"])[0]
+    flag = {name: None for name in FEEDBACK.names} | {
+        "event_id": "late-flag-rebuild", "ts": datetime(2026, 11, 1, 23, tzinfo=UTC),
+        "user_pseudonym": _interactions(wh)[chosen]["user_pseudonym"], "interaction_id": chosen,
+        "original_interaction_id": chosen, "interaction_dt": day, "kind": "flag",
+        "reason": "wrong", "metadata": [], "pii_findings": []}
+    late = wh / "feedback" / f"dt={day}" / "late-flags.parquet"
+    pq.write_table(pa.Table.from_pylist([flag], schema=FEEDBACK), late)
+    delta_tables.commit(str(wh), "feedback", add=[str(late)])
+    shutil.move(path, tmp_path / "original")  # a build now would be another dataset
+    assert build_dataset(wh, day, CONFIG)[0] != dataset_id
+    shutil.move(tmp_path / "original", path)
+
+    assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id,
+                              "--out", str(tmp_path / "again")]) == 0
+    assert "byte for byte" in capsys.readouterr().out
+    for rel in manifest["files"]:
+        assert (tmp_path / "again" / dataset_id / rel).read_bytes() == (path / rel).read_bytes()
+
+    # An erasure deletes the old versions' files and log: the rebuild says so and lacks the users.
+    erase.erase(str(wh))
+    assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id,
+                              "--out", str(tmp_path / "after")]) == 0
+    out = capsys.readouterr().out
+    assert "an erasure removed data from" in out and "without the erased users" in out
+    rebuilt = Path(out.strip().splitlines()[-1])
+    assert rebuilt.name != dataset_id
+    for table in _tables(rebuilt).values():
+        for rows in table.values():
+            assert not any(_users(r) & victims for r in rows)

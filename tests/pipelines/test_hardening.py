@@ -344,22 +344,27 @@ def test_a_bad_pii_entity_is_one_sentence_naming_it(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_two_runs_of_different_days_on_one_warehouse_both_commit(tmp_path):
-    """Two processes, two days, the same Delta tables: both commit, neither loses the other's."""
+    """Two processes, two days, the same Delta tables: both commit, neither loses the other's.
+
+    The days are independent (other users, further apart than every look-back), so each must
+    hold exactly what a run alone writes, whichever commit lands first.
+    """
     plain = tmp_path / "plain"
-    other = "2026-11-06"
-    for day in (DAY, other):
-        simulate.simulate_day(landing=plain, date=day, users=6, seed=11, model_versions=("v1",))
+    later = "2027-03-01"  # more than dedup_lookback_days after DAY
+    for day, seed in ((DAY, 11), (later, 12)):
+        simulate.simulate_day(landing=plain, date=day, users=6, seed=seed, model_versions=("v1",))
     alone = tmp_path / "alone"
-    for day in (DAY, other):
+    for day in (DAY, later):
         assert curate.main(argv(plain, alone, day)) == 0
     wh = tmp_path / "warehouse"
     env = dict(os.environ, **{pseudonym.KEY_ENV: KEY, "PYTHONPATH": str(REPO)})
     runs = [subprocess.Popen([sys.executable, "-m", "pipelines.curate", *argv(plain, wh, day)],
                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for day in (DAY, other)]
+                             text=True) for day in (DAY, later)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in runs]
     assert [code for code, _ in results] == [0, 0], results
-    for day in (DAY, other):
+    for day in (DAY, later):
         assert table_rows(wh, day) == table_rows(alone, day)
+        assert table_rows(wh, day)["interactions"]
         assert all(tables.open_table(str(wh), t).transaction_version(f"curate/{day}") == 1
                    for t in curate.OUTPUT_TABLES)
