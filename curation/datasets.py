@@ -85,7 +85,8 @@ def read_plans(warehouse: Path, versions: dict[str, dict] | None = None) -> dict
     from warehouse import partitions
 
     if versions is None:
-        return {t: partitions.read_plan(str(warehouse), t) for t in SOURCE_TABLES}
+        marker = partitions.marker_of(str(warehouse))
+        return {t: partitions.read_plan(str(warehouse), t, marker=marker) for t in SOURCE_TABLES}
     return {t: partitions.ReadPlan(t, v["version"], {d: int(n) for d, n in v["pinned"].items()})
             for t, v in versions.items()}
 

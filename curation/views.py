@@ -150,20 +150,20 @@ class TableRead:
     bad_days: tuple[str, ...] = ()  # partitions whose dt is not YYYY-MM-DD: skipped
 
 
-def _read_table(root: str, table: str, storage_options) -> TableRead:
+def _read_table(root: str, table: str, storage_options, marker=None) -> TableRead:
     from deltalake.exceptions import DeltaError
 
     try:
-        return _read_plan(root, table, storage_options)
+        return _read_plan(root, table, storage_options, marker)
     except (DeltaError, OSError) as exc:
         raise WarehouseError(f"cannot read the Delta table {root}/{table}: {one_line(exc)}; "
                              "check the URL and its credentials (storage options)") from None
 
 
-def _read_plan(root: str, table: str, storage_options) -> TableRead:
+def _read_plan(root: str, table: str, storage_options, marker) -> TableRead:
     from warehouse import partitions, tables
 
-    plan = partitions.read_plan(root, table, storage_options)
+    plan = partitions.read_plan(root, table, storage_options, marker)
     if plan.version is None:
         return TableRead(plan, [])
     actions = [a for a in tables.active_files(tables.open_table(root, table, plan.version, storage_options))
@@ -177,13 +177,27 @@ def _read_plan(root: str, table: str, storage_options) -> TableRead:
     return TableRead(plan, [a for a in actions if a["partition.dt"] not in bad], bad)
 
 
+def _marker(root: str, storage_options):
+    from deltalake.exceptions import DeltaError
+
+    from warehouse import partitions
+
+    try:
+        return partitions.marker_of(root, storage_options)
+    except (DeltaError, OSError) as exc:
+        raise WarehouseError(f"cannot read the Delta table {root}/{partitions.MARKER}: "
+                             f"{one_line(exc)}; check the URL and its credentials "
+                             "(storage options)") from None
+
+
 def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str,
                      storage_options=None) -> dict[str, Any]:
     """Each table's read (Delta tables) and the dataset manifests; raises when the warehouse is
     missing, holds nothing, or is in the previous (hive Parquet) layout."""
     if not is_remote(root) and not Path(root).is_dir():
         raise WarehouseError(f"warehouse {root} does not exist (pass --warehouse DIR)")
-    reads = {table: _read_table(root, table, storage_options)
+    marker = _marker(root, storage_options)  # read once for every table's plan
+    reads = {table: _read_table(root, table, storage_options, marker)
              for table in [*PARTITIONED_TABLES, DEPLOYMENTS]}
     found: dict[str, Any] = dict(reads)
     found[DATASETS] = _files(con, _manifests_glob(root)) if not is_remote(root) else []

@@ -20,7 +20,7 @@ from warehouse import days, partitions, tables, umask
 
 def unsealed_days(wh: str) -> list[str]:
     """Days some table has a newer curation commit of than ``stats`` (a run killed mid-commit)."""
-    marker = tables.open_table(wh, partitions.MARKER)
+    marker = partitions.marker_of(wh)
     return sorted({day for t in OUTPUT_TABLES
                    for day in partitions.read_plan(wh, t, marker=marker).pinned})
 

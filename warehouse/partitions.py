@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,22 +122,54 @@ class ReadPlan:
         return {"version": self.version, "pinned": dict(sorted(self.pinned.items()))}
 
 
+@dataclass(frozen=True)
+class Marker:
+    """The marker table and, per day, the attempts whose files it holds."""
+
+    table: object  # deltalake.DeltaTable
+    attempts: dict[str, set[str]]
+
+
+# An attempt's file name (also inside the names erasure and rotation give their rewrites).
+_ATTEMPT = re.compile(rf"({CURATE_PREFIX}.+?)-part-\d+-of-\d+")
+
+
+def _attempts_by_day(actions: list[dict]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for action in actions:
+        found = _ATTEMPT.search(action["path"].rsplit("/", 1)[-1])
+        if found:
+            out.setdefault(action[f"partition.{tables.PARTITION}"], set()).add(found.group(1))
+    return out
+
+
+def marker_of(warehouse: str, storage_options: tables.StorageOptions = None) -> Marker | None:
+    dt = tables.open_table(warehouse, MARKER, storage_options=storage_options)
+    return None if dt is None else Marker(dt, _attempts_by_day(tables.active_files(dt)))
+
+
 def read_plan(warehouse: str, table: str, storage_options: tables.StorageOptions = None,
-              marker=None) -> ReadPlan:
+              marker: Marker | None = None) -> ReadPlan:
+    """How a reader reads ``table`` (pass ``marker_of`` once when reading several tables).
+
+    A day is sealed when the attempts that wrote the table's files of it are the marker's own
+    (the common case, read from file names: no log lookup); otherwise the application
+    transactions decide: a newer ``curate/D`` commit than the marker's is not read.
+    """
     dt = tables.open_table(warehouse, table, storage_options=storage_options)
     if dt is None:
         return ReadPlan(table, None)
     if table == MARKER or table not in schemas.TABLES:
         return ReadPlan(table, dt.version())
-    if marker is None:
-        marker = tables.open_table(warehouse, MARKER, storage_options=storage_options)
+    marker = marker or marker_of(warehouse, storage_options)
     if marker is None:
         return ReadPlan(table, dt.version())  # no marker table: not written by curation
     pinned = {}
-    days = {a[f"partition.{tables.PARTITION}"] for a in tables.active_files(dt)}
     history = None
-    for day in sorted(days):
-        sealed = _txn(marker, app_id(day))
+    for day, attempts in sorted(_attempts_by_day(tables.active_files(dt)).items()):
+        if attempts <= marker.attempts.get(day, set()):
+            continue  # written by the attempt that sealed the day (or rewritten from its files)
+        sealed = _txn(marker.table, app_id(day))
         if _txn(dt, app_id(day)) > sealed:
             history = history if history is not None else dt.history()
             pinned[day] = _version_before(history, app_id(day), sealed)
