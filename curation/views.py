@@ -2,9 +2,10 @@
 
 Every table is a Delta table ``WAREHOUSE/<table>/`` (schemas in ``warehouse.schemas``, see
 ``warehouse.tables``); ``WAREHOUSE/datasets/<id>/manifest.json`` appear once training has run.
-``connect`` opens an in-memory DuckDB, reads each table's transaction log with delta-rs and
-registers its files as a pyarrow dataset (``DeltaTable.to_pyarrow_dataset``: no DuckDB extension,
-projection and filters pushed down), with these views:
+``connect`` opens an in-memory DuckDB and reads each table's transaction log with delta-rs; a
+view reads the data files the log names (local warehouses: DuckDB's Parquet reader over that
+list) or the table's ``DeltaTable.to_pyarrow_dataset()`` registered on the connection (object
+stores; ``ViewConfig.local_reader = "arrow"`` locally). No DuckDB extension is needed:
 
 ============================  ================================================================
 view                          source
@@ -69,6 +70,11 @@ class ViewConfig:
     memory_limit: str | None = None
     # Parquet files written on different days may gain columns; match them by name.
     union_by_name: bool = True
+    # How DuckDB reads a local Delta table: "files" hands it the data files the log names
+    # (DuckDB's own Parquet reader: importing pyarrow.dataset pulls in pandas, about 0.8 s of a
+    # 2 s command budget); "arrow" registers DeltaTable.to_pyarrow_dataset(). Object-store
+    # warehouses always use "arrow" (DuckDB would need its httpfs extension).
+    local_reader: str = "files"
 
 
 class WarehouseError(Exception):
@@ -260,22 +266,23 @@ def _empty_select(table: str) -> str:
 
 
 def _delta_select(con: duckdb.DuckDBPyConnection, root: str, table: str, read: TableRead,
-                  storage_options, persistent: bool = False) -> str:
-    """A SELECT over the table's Delta read plan: Arrow datasets registered on ``con``.
+                  storage_options, persistent: bool = False, config: ViewConfig = ViewConfig()) -> str:
+    """A SELECT over the table's Delta read plan.
 
     The latest version serves every day but the pinned ones (days whose newest commit is not
-    sealed by ``stats`` yet), which come from their earlier version. ``persistent`` (a catalog
-    file for the duckdb CLI, which cannot hold Arrow datasets): the plan's files by path, a
-    snapshot of the versions read.
+    sealed by ``stats`` yet), which come from their earlier version. Local tables (and
+    ``persistent`` views of a catalog file, which cannot hold Arrow datasets): the data files the
+    plan names, read by DuckDB; object stores: Arrow datasets registered on ``con``.
     """
     from warehouse import tables
 
     if read.plan.version is None or not read.files:
         return _empty_select(table)
-    if persistent:
+    if persistent or (not is_remote(root) and config.local_reader == "files"):
         paths = [f"{root}/{table}/{a['path']}" for a in read.files]
         return (f"SELECT * FROM read_parquet({sql_literal(paths)}, hive_partitioning = true, "
-                f"hive_types = {{'dt': DATE}}, union_by_name = true)")
+                f"hive_types = {{'dt': DATE}}, "
+                f"union_by_name = {str(config.union_by_name).lower()})")
     parts = []
     pinned = sorted(read.plan.pinned)
     skip = [*pinned, *read.bad_days]
@@ -342,7 +349,7 @@ def create_views(
     root = warehouse_root(warehouse)
     found = _check_warehouse(con, root, storage_options)
     for table, view in PARTITIONED_TABLES.items():
-        select = _delta_select(con, root, table, found[table], storage_options, persistent)
+        select = _delta_select(con, root, table, found[table], storage_options, persistent, config)
         if table == "feedback":
             select = (
                 f"SELECT * REPLACE (CAST(interaction_dt AS DATE) AS interaction_dt) "
@@ -351,7 +358,7 @@ def create_views(
         con.execute(f'CREATE OR REPLACE VIEW "{view}" AS {select}')
     if found[DEPLOYMENTS].files:
         select = _delta_select(con, root, DEPLOYMENTS, found[DEPLOYMENTS], storage_options,
-                               persistent)
+                               persistent, config)
         con.execute(f"CREATE OR REPLACE VIEW {DEPLOYMENTS} AS SELECT * EXCLUDE (dt) FROM ({select})")
     if found[DATASETS]:
         if is_remote(root):

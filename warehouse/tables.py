@@ -147,7 +147,12 @@ def day_of(relative: str) -> str:
 
 def active_files(dt: DeltaTable) -> list[dict]:
     """The add actions of ``dt``'s loaded version: path, size_bytes, num_records, partition.dt."""
-    return pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    # Through the C stream and without the timestamp column: pa.table() and converting
+    # timestamps would import pandas (most of a second of an analyst's command).
+    actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    keep = [c for c in ("path", "size_bytes", "num_records", f"partition.{PARTITION}")
+            if c in actions.column_names]
+    return actions.select(keep).to_pylist()
 
 
 def files_by_day(warehouse: str, table: str, version: int | None = None,
