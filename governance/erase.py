@@ -326,7 +326,8 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     as_of = as_of or latest_request_date(wh)
     if as_of is None:
         return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
-    with partitions.DayLock(wh, "erase", f"erase-{as_of}"):  # one erasure at a time
+    with partitions.DayLock(wh, "erase", f"erase-{as_of}",  # one erasure at a time
+                            subject="the warehouse is being erased"):
         return _erase_locked(wh, as_of, config, tracking_uri, landing, key_ring)
 
 
@@ -481,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     except (pseudonym.MissingKey, landing_erasure.LandingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (EraseError, downstream.RegistryError) as exc:
+    except (EraseError, downstream.RegistryError, partitions.DayLocked,
+            tables.ConcurrentChange) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged storage

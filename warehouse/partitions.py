@@ -223,9 +223,9 @@ class DayLock:
     and this is a no-op.
     """
 
-    def __init__(self, warehouse: str, day: str, run_id: str):
+    def __init__(self, warehouse: str, day: str, run_id: str, subject: str | None = None):
         self._path = os.path.join(str(warehouse), LOCKS, f"dt={day}.lock")
-        self._day = day
+        self._subject = subject or f"day {day} is being curated"
         self._run_id = run_id
         self._handle = None
 
@@ -241,7 +241,7 @@ class DayLock:
             holder = _holder(handle.read())
             handle.close()
             raise DayLocked(
-                f"day {self._day} is being curated by run {holder.get('run_id', '?')} since "
+                f"{self._subject} by run {holder.get('run_id', '?')} since "
                 f"{holder.get('since', '?')} (pid {holder.get('pid', '?')}); wait for it to "
                 f"finish, then rerun") from None
         handle.seek(0)
