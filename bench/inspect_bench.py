@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from warehouse import schemas  # noqa: E402
+from warehouse import schemas, tables  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "inspect.json"
 # The target the task sets: interactive answers on a 1M-interaction warehouse.
@@ -68,6 +68,8 @@ def _write(root: Path, table: str, day: str, arrays: dict[str, pa.Array]) -> Non
     part = root / table / f"dt={day}"
     part.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_arrays(columns, schema=schema), part / "part-00000.parquet")
+    # The warehouse is Delta Lake: the file is part of its table once committed.
+    tables.commit(str(root), table, add=[str(part / "part-00000.parquet")], replace_day=day)
 
 
 def _map(keys: list[str], values: np.ndarray, value_type: pa.DataType) -> pa.Array:
@@ -190,14 +192,15 @@ def write_warehouse(root: Path, interactions: int, days: int, seed: int = 0) -> 
         n = per_day if index < days - 1 else interactions - per_day * (days - 1)
         versions = ["v1"] if index < days // 2 else ["v1", "v2"]
         counts[day] = write_day(root, day, index * per_day, n, seed + index, versions)
-    deployments = pa.table({
-        "when": pa.array([datetime(2026, 11, 1 + days // 2, 6, tzinfo=UTC)],
-                         schemas.TS),
-        "action": ["promote"], "from_version": ["v1"], "to_version": ["v2"],
-        "reason": ["gate passed"], "metrics": ['{"win_rate": 0.56}'],
-    })
-    (root / "deployments").mkdir(parents=True, exist_ok=True)
-    pq.write_table(deployments, root / "deployments" / "deployments.parquet")
+    at = datetime(2026, 11, 1 + days // 2, 6, tzinfo=UTC)
+    deployments = pa.Table.from_pylist([{
+        "deployment_id": "bench", "run_key": "bench", "model_name": "sft", "action": "promote",
+        "from_version": 1, "to_version": 2, "reason": "gate passed",
+        "metrics_json": '{"win_rate": 0.56}', "at": at}], schema=schemas.DEPLOYMENTS)
+    part = root / "deployments" / f"dt={at.date().isoformat()}"
+    part.mkdir(parents=True, exist_ok=True)
+    pq.write_table(deployments, part / "part-00000.parquet")
+    tables.commit(str(root), "deployments", add=[str(part / "part-00000.parquet")])
     return counts
 
 

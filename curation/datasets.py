@@ -4,6 +4,7 @@
                                       [--eval-fraction F] [--seed S]
     python -m curation.datasets list --warehouse DIR
     python -m curation.datasets show --warehouse DIR ID
+    python -m curation.datasets rebuild --warehouse DIR --dataset ID [--out DIR]
 
 A build reads the ``interactions`` and ``feedback`` partitions of the window ending at ``as_of``
 (plus every earlier ``interactions`` partition's consent columns, ``deletion_requests`` up to
@@ -46,7 +47,7 @@ from curation.dataset_format import (
     write_split,
 )
 from curation.pairs import DatasetConfig, build_rows
-from warehouse import days, journal, umask
+from warehouse import days, umask
 
 DEFAULT_CONFIG = DatasetConfig()
 __all__ = ["DatasetConfig", "DatasetError", "MANIFEST", "build_dataset", "list_datasets", "load_manifest"]
@@ -75,42 +76,46 @@ class SourceFile:
     purpose: str  # rows | consent | deletions
 
 
-def _partition_files(warehouse: Path, table: str) -> list[tuple[str, Path]]:
-    root = warehouse / table
-    if not root.is_dir():
-        return []
+SOURCE_TABLES = ("interactions", "feedback", "deletion_requests", "deletions")
+
+
+def read_plans(warehouse: Path, versions: dict[str, dict] | None = None) -> dict[str, Any]:
+    """table -> the Delta read plan a build reads: the tables as readers see them now
+    (``partitions.read_plan``), or, for a rebuild, the versions a manifest recorded."""
+    from warehouse import partitions
+
+    if versions is None:
+        marker = partitions.marker_of(str(warehouse))
+        return {t: partitions.read_plan(str(warehouse), t, marker=marker) for t in SOURCE_TABLES}
+    return {t: partitions.ReadPlan(t, v["version"], {d: int(n) for d, n in v["pinned"].items()})
+            for t, v in versions.items()}
+
+
+def _partition_files(warehouse: Path, plan) -> list[tuple[str, Path]]:
+    from warehouse import partitions
+
     out = []
-    for part in sorted(root.glob("dt=*")):
-        dt = part.name[3:]
-        try:
-            date.fromisoformat(dt)
-        except ValueError:
-            continue  # not a date partition (e.g. a writer's temp folder)
-        out.extend((dt, path) for path in sorted(part.glob("*.parquet")))
+    for dt, paths in partitions.plan_files(str(warehouse), plan).items():
+        if days.is_day(dt):  # a partition that is not a day is not read (views warn about it)
+            out.extend((dt, Path(p)) for p in paths)
     return out
 
 
-def _source_files(warehouse: Path, as_of: date, start: date) -> list[SourceFile]:
+def _source_files(warehouse: Path, as_of: date, start: date, plans: dict[str, Any]) -> list[SourceFile]:
     files = []
-    for dt, path in _partition_files(warehouse, "interactions"):
+    for dt, path in _partition_files(warehouse, plans["interactions"]):
         day = date.fromisoformat(dt)
         if day <= as_of:
             files.append(SourceFile("interactions", dt, path, "rows" if day >= start else "consent"))
-    for dt, path in _partition_files(warehouse, "feedback"):
+    for dt, path in _partition_files(warehouse, plans["feedback"]):
         if start <= date.fromisoformat(dt) <= as_of:
             files.append(SourceFile("feedback", dt, path, "rows"))
-    for dt, path in _partition_files(warehouse, "deletion_requests"):
+    for dt, path in _partition_files(warehouse, plans["deletion_requests"]):
         if date.fromisoformat(dt) <= as_of:
             files.append(SourceFile("deletion_requests", dt, path, "deletions"))
     # Completed erasures bind every build, whatever its as_of.
-    deletions = warehouse / "deletions"
-    if deletions.is_dir():
-        for path in sorted(deletions.rglob("*.parquet")):
-            if any(part.startswith(".") or part.startswith("_") for part in
-                   path.relative_to(deletions).parts):
-                continue  # a writer's staging or temp file, not committed data
-            dt = path.parent.name[3:] if path.parent.name.startswith("dt=") else None
-            files.append(SourceFile("deletions", dt, path, "deletions"))
+    for dt, path in _partition_files(warehouse, plans["deletions"]):
+        files.append(SourceFile("deletions", dt, path, "deletions"))
     return files
 
 
@@ -148,10 +153,10 @@ class Inputs:
     partitions: list[dict[str, Any]]
 
 
-def read_inputs(warehouse: Path, as_of: date, start: date) -> Inputs:
+def read_inputs(warehouse: Path, as_of: date, start: date, plans: dict[str, Any] | None = None) -> Inputs:
     interactions, feedback, consent_rows, deleted, created_from = [], [], [], set(), []
     digests: dict[tuple[str, str, str], list[str]] = {}
-    for source in _source_files(warehouse, as_of, start):
+    for source in _source_files(warehouse, as_of, start, plans or read_plans(warehouse)):
         digests.setdefault((source.table, source.dt or "", source.purpose), []).extend(
             _row_digests(source.path))
         created_from.append({
@@ -224,14 +229,22 @@ def build_dataset(
     warehouse = Path(warehouse)
     if not warehouse.is_dir():
         raise DatasetError(f"warehouse {warehouse} is not a directory")
-    try:
-        journal.check_committed(str(warehouse))
-    except journal.UnfinishedCommit as exc:
-        raise DatasetError(str(exc)) from None  # a half-swapped day would truncate the set
     as_of_day = as_of if isinstance(as_of, date) else _parse_day(as_of)
-    start = as_of_day - timedelta(days=config.window_days - 1)
+    dataset_id, rows, identity, inputs, plans = _prepare(warehouse, as_of_day, config)
+    final = warehouse / DATASETS_DIR / dataset_id
+    if (final / MANIFEST).exists():
+        return dataset_id, final
+    return dataset_id, _write(warehouse / DATASETS_DIR, dataset_id, rows, identity, inputs, plans)
 
-    inputs = read_inputs(warehouse, as_of_day, start)
+
+def _prepare(warehouse: Path, as_of_day: date, config: DatasetConfig,
+             versions: dict[str, dict] | None = None):
+    """(dataset_id, (sft, preference) rows, identity, inputs, read plans) of a build."""
+    start = as_of_day - timedelta(days=config.window_days - 1)
+    # One read plan per table, taken once: the whole build reads the same versions, and the
+    # manifest records them (time travel: ``rebuild``).
+    plans = read_plans(warehouse, versions)
+    inputs = read_inputs(warehouse, as_of_day, start, plans)
     if not inputs.interactions:
         raise DatasetError(
             f"no interactions partitions in {warehouse / 'interactions'} between {start} and "
@@ -260,18 +273,22 @@ def build_dataset(
     )).hexdigest()
     dataset_id = hashlib.sha256(_canonical({**identity, "rows": rows_digest})).hexdigest()[:16]
     identity["sources"] = inputs.partitions
-    root = warehouse / DATASETS_DIR
-    final = root / dataset_id
-    if (final / MANIFEST).exists():
-        return dataset_id, final
+    return dataset_id, (sft_rows, pref_rows), identity, inputs, plans
 
+
+def _write(root: Path, dataset_id: str, rows, identity: dict, inputs: Inputs, plans: dict) -> Path:
+    """Write the dataset's splits and manifest into ``root/dataset_id`` (renamed into place)."""
+    sft_rows, pref_rows = rows
+    final = root / dataset_id
+    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
     try:
         files = {}
-        for kind, rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
-            for split, split_rows in _by_split(rows).items():
+        for kind, kind_rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
+            for split, split_rows in _by_split(kind_rows).items():
                 files[f"{kind}/{split}.parquet"] = write_split(tmp, kind, split, order(split_rows))
         manifest = {"dataset_id": dataset_id, **identity, "created_from": inputs.created_from,
+                    "table_versions": {t: p.as_dict() for t, p in sorted(plans.items())},
                     "files": files, "stale": False}
         write_manifest(tmp, manifest)
         try:
@@ -283,7 +300,65 @@ def build_dataset(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return dataset_id, final
+    return final
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebuild (time travel)
+
+
+def rebuild_dataset(warehouse: str | os.PathLike, dataset_id: str,
+                    out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Build ``dataset_id`` again from the table versions its manifest recorded, into ``out``
+    (default ``WAREHOUSE/_rebuilds/``); compare its files with the manifest's hashes.
+
+    When a version can no longer be read (an erasure vacuumed its files and cleaned the log),
+    the rebuild reads the tables as they are now, which lack the erased users, and says so.
+    """
+    from warehouse import tables
+
+    warehouse = Path(warehouse)
+    manifest = load_manifest(warehouse, dataset_id)
+    versions = manifest.get("table_versions")
+    if not versions:
+        raise DatasetError(f"dataset {dataset_id} was built before manifests recorded table "
+                           "versions; it cannot be rebuilt by time travel")
+    erased = [t for t, v in versions.items() if not _readable(warehouse, t, v, tables)]
+    config = DatasetConfig(**manifest["config"])
+    as_of = _parse_day(manifest["as_of"])
+    new_id, rows, identity, inputs, plans = _prepare(warehouse, as_of, config,
+                                                     None if erased else versions)
+    root = Path(out) if out else warehouse / "_rebuilds"
+    shutil.rmtree(root / new_id, ignore_errors=True)
+    path = _write(root, new_id, rows, identity, inputs, plans)
+    files = load_manifest_at(path)["files"]
+    identical = new_id == dataset_id and files == manifest["files"]
+    return {"dataset_id": dataset_id, "rebuilt_id": new_id, "path": str(path),
+            "identical": identical, "erasure_intervened": erased,
+            "versions_read": {t: p.as_dict() for t, p in sorted(plans.items())}}
+
+
+def _readable(warehouse: Path, table: str, version: dict, tables) -> bool:
+    """Whether ``table`` at the recorded version (and pinned days) still has all its files."""
+    from deltalake.exceptions import DeltaError
+
+    if version.get("version") is None:
+        return True
+    for v in {version["version"], *version.get("pinned", {}).values()}:
+        try:
+            paths = [p for day in tables.files_by_day(str(warehouse), table, int(v)).values()
+                     for p in day]
+        except (DeltaError, OSError):
+            return False
+        if not tables.is_table(str(warehouse), table) or not all(Path(p).is_file() for p in paths):
+            return False
+        if tables.open_table(str(warehouse), table, int(v)) is None:
+            return False
+    return True
+
+
+def load_manifest_at(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / MANIFEST).read_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print a dataset's manifest")
     show.add_argument("--warehouse", required=True)
     show.add_argument("dataset_id")
+    again = sub.add_parser("rebuild", help="rebuild a dataset from the table versions it read")
+    again.add_argument("--warehouse", required=True)
+    again.add_argument("--dataset", required=True, help="dataset id")
+    again.add_argument("--out", default=None, help="folder for the rebuild (default "
+                                                     "WAREHOUSE/_rebuilds)")
     args = parser.parse_args(argv)
 
     try:
@@ -333,6 +413,18 @@ def main(argv: list[str] | None = None) -> int:
             dataset_id, path = build_dataset(args.warehouse, _parse_day(args.as_of), config)
             print(_summary(load_manifest(args.warehouse, dataset_id)))
             print(path)
+        elif args.command == "rebuild":
+            result = rebuild_dataset(args.warehouse, args.dataset, args.out)
+            if result["erasure_intervened"]:
+                print(f"dataset {args.dataset}: an erasure removed data from "
+                      f"{', '.join(result['erasure_intervened'])} since the build (those versions "
+                      f"are gone); rebuilt from the tables as they are now, without the erased "
+                      f"users: {result['rebuilt_id']}")
+            elif result["identical"]:
+                print(f"dataset {args.dataset}: rebuilt byte for byte from the versions it read")
+            else:
+                print(f"dataset {args.dataset}: rebuilt as {result['rebuilt_id']}, which differs")
+            print(result["path"])
         elif args.command == "list":
             for manifest in list_datasets(args.warehouse):
                 print(_summary(manifest))

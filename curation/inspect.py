@@ -135,8 +135,9 @@ def cmd_catalog(con, args):
 def write_catalog(warehouse: str | os.PathLike, out: str | os.PathLike) -> Path:
     """A DuckDB database file holding only views over the warehouse's absolute paths.
 
-    It holds no data, so it is tiny and never stale about rows; re-run it after a new table
-    appears (a table with no files yet is an empty view with the fixed schema).
+    It holds no data, so it is tiny: each view names the data files of its Delta table's
+    version at the time of writing (a snapshot); re-run it after new commits (a table with no
+    files yet is an empty view with the fixed schema).
     """
     out_path = Path(out).expanduser().resolve()
     if out_path.is_dir():
@@ -147,7 +148,7 @@ def write_catalog(warehouse: str | os.PathLike, out: str | os.PathLike) -> Path:
         stale.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
-        views.create_views(con, warehouse)
+        views.create_views(con, warehouse, persistent=True)
         con.execute("CHECKPOINT")
     finally:
         con.close()

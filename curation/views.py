@@ -1,27 +1,31 @@
-"""DuckDB over the Parquet warehouse: one connection, one view per table, read-only queries.
+"""DuckDB over the Delta Lake warehouse: one connection, one view per table, read-only queries.
 
-The warehouse is ``WAREHOUSE/<table>/dt=YYYY-MM-DD/*.parquet`` (schemas in
-``warehouse.schemas``), plus ``WAREHOUSE/deployments/*.parquet`` and
-``WAREHOUSE/datasets/<id>/manifest.json`` once training has run. ``connect`` opens an in-memory
-DuckDB with these views:
+Every table is a Delta table ``WAREHOUSE/<table>/`` (schemas in ``warehouse.schemas``, see
+``warehouse.tables``); ``WAREHOUSE/datasets/<id>/manifest.json`` appear once training has run.
+``connect`` opens an in-memory DuckDB and reads each table's transaction log with delta-rs; a
+view reads the data files the log names (local warehouses: DuckDB's Parquet reader over that
+list) or the table's ``DeltaTable.to_pyarrow_dataset()`` registered on the connection (object
+stores; ``ViewConfig.local_reader = "arrow"`` locally). No DuckDB extension is needed:
 
 ============================  ================================================================
 view                          source
 ============================  ================================================================
-``interactions``              ``interactions/dt=*/*.parquet``
-``feedback_events``           ``feedback/dt=*/*.parquet`` (``interaction_dt`` cast to DATE)
-``rejects``                   ``rejects/dt=*/*.parquet``
-``stats``                     ``stats/dt=*/*.parquet``
-``dedup_index``               ``dedup_index/dt=*/*.parquet``
-``deletion_requests``         ``deletion_requests/dt=*/*.parquet``
-``deployments``               ``deployments/*.parquet`` (only when present)
+``interactions``              Delta table ``interactions``
+``feedback_events``           ``feedback`` (``interaction_dt`` cast to DATE)
+``rejects``                   ``rejects``
+``stats``                     ``stats``
+``dedup_index``               ``dedup_index``
+``deletion_requests``         ``deletion_requests``
+``deployments``               ``deployments`` (only when present)
 ``dataset_manifests``         ``datasets/*/manifest.json`` (only when present)
 ``rated_interactions``        each interaction with its aggregated feedback
 ============================  ================================================================
 
-``dt`` is a DATE everywhere (``hive_types``), and so is ``feedback_events.interaction_dt``, so
-joins and date filters never mix types. A table that has no files yet gets an empty view with
-its fixed schema, so queries over a young warehouse still bind.
+Each table is read at one version (``warehouse.partitions.read_plan``): a day whose newest commit
+``stats`` has not sealed yet (a run killed between its table commits) is read from the version
+before it, so every view shows the same, whole day. ``dt`` is a DATE everywhere, and so is
+``feedback_events.interaction_dt``, so joins and date filters never mix types. A table that has
+no rows yet gets an empty view with its fixed schema, so queries over a young warehouse still bind.
 
 ``run_query`` accepts one SELECT statement (DuckDB's own parser decides, not a regex), and the
 connection has external access off, limited to the warehouse directory, with its configuration
@@ -40,8 +44,6 @@ from typing import Any
 
 import duckdb
 
-from warehouse import journal
-
 # warehouse table directory -> view name
 PARTITIONED_TABLES = {
     "interactions": "interactions",
@@ -55,7 +57,8 @@ VIEW_TO_TABLE = {view: table for table, view in PARTITIONED_TABLES.items()}
 DEPLOYMENTS = "deployments"
 DATASETS = "datasets"
 DATASET_VIEW = "dataset_manifests"
-_DT_FOLDER = re.compile(r"/dt=([^/]*)/[^/]*$")
+# Arrow datasets registered on a connection (the Delta tables' files) are named so.
+DELTA_PREFIX = "_delta_"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 log = logging.getLogger("curation.views")
 
@@ -67,6 +70,11 @@ class ViewConfig:
     memory_limit: str | None = None
     # Parquet files written on different days may gain columns; match them by name.
     union_by_name: bool = True
+    # How DuckDB reads a local Delta table: "files" hands it the data files the log names
+    # (DuckDB's own Parquet reader: importing pyarrow.dataset pulls in pandas, about 0.8 s of a
+    # 2 s command budget); "arrow" registers DeltaTable.to_pyarrow_dataset(). Object-store
+    # warehouses always use "arrow" (DuckDB would need its httpfs extension).
+    local_reader: str = "files"
 
 
 class WarehouseError(Exception):
@@ -115,16 +123,6 @@ def sql_literal(value: Any) -> str:
     raise WarehouseError(f"cannot pass a {type(value).__name__} as a query parameter")
 
 
-# Names starting with "." are writes in progress (temporary files and folders renamed into place
-# when complete): the globs skip them.
-def _table_glob(root: str, table: str) -> str:
-    return f"{root}/{table}/dt=*/[!.]*.parquet"
-
-
-def _deployments_glob(root: str) -> str:
-    return f"{root}/{DEPLOYMENTS}/[!.]*.parquet"
-
-
 def _manifests_glob(root: str) -> str:
     return f"{root}/{DATASETS}/[!.]*/manifest.json"
 
@@ -135,9 +133,9 @@ def _load_remote_support(con: duckdb.DuckDBPyConnection, root: str) -> None:
         con.execute("LOAD httpfs")
     except duckdb.Error as exc:
         raise WarehouseError(
-            f"reading a {scheme}:// warehouse needs DuckDB's httpfs extension, which is not "
-            f"available here (run `INSTALL httpfs` once on a machine with network access): "
-            f"{str(exc).splitlines()[0]}"
+            f"reading dataset manifests of a {scheme}:// warehouse needs DuckDB's httpfs "
+            f"extension, which is not available here (run `INSTALL httpfs` once on a machine with "
+            f"network access): {str(exc).splitlines()[0]}"
         ) from None
 
 
@@ -149,44 +147,76 @@ def _files(con: duckdb.DuckDBPyConnection, pattern: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, list[str]]:
-    """Files per table; raises when the warehouse is missing or holds nothing."""
+@dataclass(frozen=True)
+class TableRead:
+    """One table as the views read it: the Delta read plan, its files and their sizes."""
+
+    plan: Any  # warehouse.partitions.ReadPlan
+    files: list[dict]  # add actions read: path, size_bytes, num_records, partition.dt
+    bad_days: tuple[str, ...] = ()  # partitions whose dt is not YYYY-MM-DD: skipped
+
+
+def _read_table(root: str, table: str, storage_options, marker=None) -> TableRead:
+    from deltalake.exceptions import DeltaError
+
+    try:
+        return _read_plan(root, table, storage_options, marker)
+    except (DeltaError, OSError) as exc:
+        raise WarehouseError(f"cannot read the Delta table {root}/{table}: {one_line(exc)}; "
+                             "check the URL and its credentials (storage options)") from None
+
+
+def _read_plan(root: str, table: str, storage_options, marker) -> TableRead:
+    from warehouse import partitions, tables
+
+    plan = partitions.read_plan(root, table, storage_options, marker)
+    if plan.version is None:
+        return TableRead(plan, [])
+    actions = [a for a in tables.active_files(tables.open_table(root, table, plan.version, storage_options))
+               if a["partition.dt"] not in plan.pinned]
+    for day, version in plan.pinned.items():
+        old = tables.open_table(root, table, version, storage_options)
+        actions += [a for a in tables.active_files(old) if a["partition.dt"] == day]
+    bad = tuple(sorted({a["partition.dt"] for a in actions if not real_day(a["partition.dt"] or "")}))
+    for day in bad:
+        log.warning("skipping %s/%s/dt=%s: its partition is not dt=YYYY-MM-DD", root, table, day)
+    return TableRead(plan, [a for a in actions if a["partition.dt"] not in bad], bad)
+
+
+def _marker(root: str, storage_options):
+    from deltalake.exceptions import DeltaError
+
+    from warehouse import partitions
+
+    try:
+        return partitions.marker_of(root, storage_options)
+    except (DeltaError, OSError) as exc:
+        raise WarehouseError(f"cannot read the Delta table {root}/{partitions.MARKER}: "
+                             f"{one_line(exc)}; check the URL and its credentials "
+                             "(storage options)") from None
+
+
+def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str,
+                     storage_options=None) -> dict[str, Any]:
+    """Each table's read (Delta tables) and the dataset manifests; raises when the warehouse is
+    missing, holds nothing, or is in the previous (hive Parquet) layout."""
     if not is_remote(root) and not Path(root).is_dir():
         raise WarehouseError(f"warehouse {root} does not exist (pass --warehouse DIR)")
-    journals = _files(con, f"{root}/{journal.JOURNAL}/*.json")
-    if journals:
+    marker = _marker(root, storage_options)  # read once for every table's plan
+    reads = {table: _read_table(root, table, storage_options, marker)
+             for table in [*PARTITIONED_TABLES, DEPLOYMENTS]}
+    found: dict[str, Any] = dict(reads)
+    found[DATASETS] = _files(con, _manifests_glob(root)) if not is_remote(root) else []
+    if not any(r.plan.version is not None for r in reads.values()) and not found[DATASETS]:
+        if not is_remote(root) and list(Path(root).glob("*/dt=*/*.parquet")):
+            raise WarehouseError(
+                f"warehouse {root} is in the previous layout (hive Parquet without a Delta log); "
+                f"convert it once with `python -m warehouse.migrate --warehouse {root}`")
         raise WarehouseError(
-            f"warehouse {root} has an unfinished commit ({journals[0].rsplit('/', 1)[-1]}): "
-            f"its tables are half swapped, so nothing is read. Finish it with "
-            f"`python -m pipelines.recover --warehouse {root}`, then retry")
-    files = {table: _dated(_files(con, _table_glob(root, table)), table)
-             for table in PARTITIONED_TABLES}
-    files[DEPLOYMENTS] = _files(con, _deployments_glob(root))
-    files[DATASETS] = _files(con, _manifests_glob(root))
-    if not any(files.values()):
-        raise WarehouseError(
-            f"warehouse {root} holds no tables (expected {root}/<table>/dt=YYYY-MM-DD/*.parquet "
+            f"warehouse {root} holds no tables (expected Delta tables {root}/<table>/_delta_log "
             f"for one of {', '.join(PARTITIONED_TABLES)}); has the curation job run?"
         )
-    return files
-
-
-def _dated(files: list[str], table: str) -> list[str]:
-    """Files whose partition folder is a real ``dt=YYYY-MM-DD``; warns about the others.
-
-    A folder like ``dt=20261102`` (written by an older, laxer job) would make DuckDB's DATE
-    cast fail for every query over the table: it is skipped and named, not read.
-    """
-    kept, bad = [], set()
-    for path in files:
-        match = _DT_FOLDER.search(path)
-        if match and real_day(match.group(1)):
-            kept.append(path)
-        else:
-            bad.add(path.rsplit("/", 1)[0])
-    for folder in sorted(bad):
-        log.warning("skipping %s: its partition folder is not dt=YYYY-MM-DD", folder)
-    return kept
+    return found
 
 
 def real_day(text: str) -> bool:
@@ -227,20 +257,46 @@ def _duckdb_type(arrow_type) -> str:
 
 
 def _empty_select(table: str) -> str:
-    """A typed, empty SELECT with the table's fixed schema (for tables with no files yet)."""
-    from warehouse.schemas import TABLES
+    """A typed, empty SELECT with the table's fixed schema (for tables with no rows yet)."""
+    from warehouse.schemas import ALL_TABLES
 
-    columns = [f'CAST(NULL AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in TABLES[table]]
+    columns = [f'CAST(NULL AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in ALL_TABLES[table]]
     columns.append('CAST(NULL AS DATE) AS "dt"')
     return f"SELECT {', '.join(columns)} WHERE false"
 
 
-def _parquet_select(files: list[str], config: ViewConfig) -> str:
-    return (
-        f"SELECT * FROM read_parquet({sql_literal(files)}, "
-        f"hive_partitioning = true, hive_types = {{'dt': DATE}}, "
-        f"union_by_name = {str(config.union_by_name).lower()})"
-    )
+def _delta_select(con: duckdb.DuckDBPyConnection, root: str, table: str, read: TableRead,
+                  storage_options, persistent: bool = False, config: ViewConfig = ViewConfig()) -> str:
+    """A SELECT over the table's Delta read plan.
+
+    The latest version serves every day but the pinned ones (days whose newest commit is not
+    sealed by ``stats`` yet), which come from their earlier version. Local tables (and
+    ``persistent`` views of a catalog file, which cannot hold Arrow datasets): the data files the
+    plan names, read by DuckDB; object stores: Arrow datasets registered on ``con``.
+    """
+    from warehouse import tables
+
+    if read.plan.version is None or not read.files:
+        return _empty_select(table)
+    if persistent or (not is_remote(root) and config.local_reader == "files"):
+        paths = [f"{root}/{table}/{a['path']}" for a in read.files]
+        return (f"SELECT * FROM read_parquet({sql_literal(paths)}, hive_partitioning = true, "
+                f"hive_types = {{'dt': DATE}}, "
+                f"union_by_name = {str(config.union_by_name).lower()})")
+    parts = []
+    pinned = sorted(read.plan.pinned)
+    skip = [*pinned, *read.bad_days]
+    latest = tables.open_table(root, table, read.plan.version, storage_options)
+    sources = [(latest, [("dt", "not in", skip)] if skip else None)]
+    for day in pinned:
+        old = tables.open_table(root, table, read.plan.pinned[day], storage_options)
+        if any(a["partition.dt"] == day for a in read.files):
+            sources.append((old, [("dt", "=", day)]))
+    for n, (dt, partitions) in enumerate(sources):
+        name = f"{DELTA_PREFIX}{table}_{n}"
+        con.register(name, dt.to_pyarrow_dataset(partitions=partitions))
+        parts.append(f'SELECT * REPLACE (CAST(dt AS DATE) AS dt) FROM "{name}"')
+    return " UNION ALL BY NAME ".join(parts)
 
 
 RATED_INTERACTIONS_SQL = """
@@ -283,27 +339,30 @@ LEFT JOIN on_other AS o ON o.interaction_id = i.event_id
 
 
 def create_views(
-    con: duckdb.DuckDBPyConnection, warehouse: str | os.PathLike, config: ViewConfig = ViewConfig()
-) -> dict[str, list[str]]:
-    """Create every view on ``con``; returns the data files found per table."""
+    con: duckdb.DuckDBPyConnection, warehouse: str | os.PathLike, config: ViewConfig = ViewConfig(),
+    storage_options: dict[str, str] | None = None, *, persistent: bool = False,
+) -> dict[str, Any]:
+    """Create every view on ``con``; returns each table's read (``TableRead``) and the manifests.
+
+    ``persistent``: views that survive the connection (a catalog file), see ``_delta_select``.
+    """
     root = warehouse_root(warehouse)
-    if is_remote(root):
-        _load_remote_support(con, root)
-    files = _check_warehouse(con, root)
+    found = _check_warehouse(con, root, storage_options)
     for table, view in PARTITIONED_TABLES.items():
-        select = _parquet_select(files[table], config) if files[table] else _empty_select(table)
+        select = _delta_select(con, root, table, found[table], storage_options, persistent, config)
         if table == "feedback":
             select = (
                 f"SELECT * REPLACE (CAST(interaction_dt AS DATE) AS interaction_dt) "
                 f"FROM ({select})"
             )
         con.execute(f'CREATE OR REPLACE VIEW "{view}" AS {select}')
-    if files[DEPLOYMENTS]:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {DEPLOYMENTS} AS SELECT * FROM read_parquet("
-            f"{_sql_str(_deployments_glob(root))}, union_by_name = true)"
-        )
-    if files[DATASETS]:
+    if found[DEPLOYMENTS].files:
+        select = _delta_select(con, root, DEPLOYMENTS, found[DEPLOYMENTS], storage_options,
+                               persistent, config)
+        con.execute(f"CREATE OR REPLACE VIEW {DEPLOYMENTS} AS SELECT * EXCLUDE (dt) FROM ({select})")
+    if found[DATASETS]:
+        if is_remote(root):
+            _load_remote_support(con, root)
         try:
             con.execute(
                 f"CREATE OR REPLACE VIEW {DATASET_VIEW} AS SELECT "
@@ -318,11 +377,12 @@ def create_views(
                 f"{str(exc).splitlines()[0]}"
             ) from None
     con.execute(RATED_INTERACTIONS_SQL)
-    return files
+    return found
 
 
 def connect(
-    warehouse: str | os.PathLike, config: ViewConfig = ViewConfig(), *, locked: bool = True
+    warehouse: str | os.PathLike, config: ViewConfig = ViewConfig(), *, locked: bool = True,
+    storage_options: dict[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the warehouse views; locked down unless ``locked=False``.
 
@@ -335,7 +395,7 @@ def connect(
     if config.memory_limit:
         con.execute(f"SET memory_limit = {_sql_str(config.memory_limit)}")
     root = warehouse_root(warehouse)
-    create_views(con, root, config)
+    create_views(con, root, config, storage_options)
     con.execute(f"SET VARIABLE warehouse_root = {_sql_str(root)}")
     if locked:
         con.execute(f"SET allowed_directories = [{_sql_str(root + '/')}]")
@@ -447,37 +507,30 @@ def list_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name"
     ).fetchall()
-    return [row[0] for row in rows]
+    return [row[0] for row in rows if not row[0].startswith(DELTA_PREFIX)]
 
 
 def inventory(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Each table with its partitions, rows and bytes (from Parquet footers, no scan)."""
+    """Each table with its version, partitions, rows and bytes (from the Delta log, no scan)."""
     root = con.execute("SELECT getvariable('warehouse_root')").fetchone()[0]
     if root is None:
         raise WarehouseError("connection was not opened with views.connect")
-    files_by_table = _check_warehouse(con, root)
+    found = _check_warehouse(con, root)
     out = []
-    for table, files in files_by_table.items():
+    for table, read in found.items():
         view = PARTITIONED_TABLES.get(table, DEPLOYMENTS if table == DEPLOYMENTS else DATASET_VIEW)
-        if not files:
-            out.append(dict(table=table, view=view, partitions=0, first_dt=None, last_dt=None,
-                            files=0, rows=0, bytes=0))
-            continue
         if table == DATASETS:
-            rows = len(files)
             size = con.execute(
-                f"SELECT coalesce(sum(size), 0) FROM read_blob({sql_literal(files)})"
-            ).fetchone()[0]
-            dts = []
-        else:
-            rows, size = con.execute(
-                f"SELECT coalesce(sum(num_rows), 0), coalesce(sum(file_size_bytes), 0) "
-                f"FROM parquet_file_metadata({sql_literal(files)})"
-            ).fetchone()
-            dts = sorted({part.split("dt=", 1)[1].split("/", 1)[0]
-                          for part in files if "/dt=" in part})
+                f"SELECT coalesce(sum(size), 0) FROM read_blob({sql_literal(read)})"
+            ).fetchone()[0] if read else 0
+            out.append(dict(table=table, view=view, version=None, partitions=0, first_dt=None,
+                            last_dt=None, files=len(read), rows=len(read), bytes=int(size)))
+            continue
+        dts = sorted({a["partition.dt"] for a in read.files})
         out.append(dict(
-            table=table, view=view, partitions=len(dts), first_dt=dts[0] if dts else None,
-            last_dt=dts[-1] if dts else None, files=len(files), rows=int(rows), bytes=int(size),
+            table=table, view=view, version=read.plan.version, partitions=len(dts),
+            first_dt=dts[0] if dts else None, last_dt=dts[-1] if dts else None,
+            files=len(read.files), rows=int(sum(a["num_records"] or 0 for a in read.files)),
+            bytes=int(sum(a["size_bytes"] for a in read.files)),
         ))
     return out

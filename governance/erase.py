@@ -8,9 +8,10 @@ For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tom
 
 1. removes every row of that pseudonym from every partition of ``interactions``, ``feedback``
    (rows the user wrote and rows of anyone pointing at the user's interactions), ``rejects`` and
-   ``dedup_index``, past days included, rewriting only the affected partitions through staging +
-   the journal commit of ``warehouse.partitions`` (untouched files of an affected partition are
-   copied byte for byte, so their hashes in dataset manifests stay valid);
+   ``dedup_index``, past days included: one Delta commit per table swaps each file holding such
+   rows for a rewrite without them (``warehouse.tables.commit`` with add and remove actions; no
+   ``DELETE`` predicate, which Delta would record verbatim in the log; the table's other files
+   are untouched, so their hashes in dataset manifests stay valid);
 2. removes the user's rows from every built dataset under ``WAREHOUSE/datasets`` and marks those
    datasets ``stale`` in their manifest (reason, erased pseudonym count; never an id);
 3. tags every MLflow model version whose ``dataset_id`` tag names a stale dataset with
@@ -18,7 +19,10 @@ For every ``deletion_requests`` row (partitions up to ``--as-of``) without a tom
 4. with ``--landing``: rewrites every landing file holding a line of an erased user without
    those lines (``governance.landing_erasure``; the lines are found by pseudonymizing their raw
    ``user_id`` with the key ring, which must be the warehouse's);
-5. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/`` (same commit).
+5. writes one tombstone per request to ``WAREHOUSE/deletions/dt=<as-of>/``;
+6. makes the removal physical (``forget_history``): the replaced files are vacuumed at once
+   (retention 0), each table is checkpointed and its older commit files deleted, so no data
+   file and no log file under the warehouse still holds or describes an erased row.
 
 With ``--landing-retention-days N`` it then deletes the curated landing days more than N days
 before ``--as-of`` (default: the latest curated day).
@@ -57,7 +61,7 @@ from governance import landing_erasure
 from governance.erase_downstream import ERASED_TAG  # noqa: F401
 
 # The dataset layout and the model tag, named here too for callers of this module's API.
-from warehouse import days, partitions, pseudonym, schemas, umask
+from warehouse import days, partitions, pseudonym, schemas, tables, umask
 from warehouse import files as storage
 
 log = logging.getLogger("governance.erase")
@@ -65,17 +69,7 @@ log = logging.getLogger("governance.erase")
 DELETIONS_TABLE = "deletions"
 PLAN_DIR = "_erase"
 
-DELETIONS = pa.schema(
-    [
-        ("user_pseudonym", pa.string()),  # the only trace of the user left
-        ("request_event_id", pa.string()),
-        ("requested_at", schemas.TS),
-        ("completed_at", schemas.TS),  # end of the run's logical day (--as-of), not wall time
-        ("rows_removed", pa.map_(pa.string(), pa.int64())),  # table -> rows removed
-        ("datasets_marked_stale", pa.list_(pa.string())),  # dataset ids that held the user
-        ("model_versions_tagged", pa.list_(pa.string())),  # "name/version" trained on those
-    ]
-)
+DELETIONS = schemas.DELETIONS
 
 
 @dataclass(frozen=True)
@@ -91,6 +85,9 @@ class EraseConfig:
     dataset_user_columns: tuple[str, ...] = ("user_pseudonym", "rejected_user_pseudonym")
     # Parquet writer settings of rewritten partitions; zstd like the rest of the warehouse.
     compression: str = "zstd"
+    # A rewrite that collides with a concurrent commit of the same files (a curation run
+    # replacing that day) is planned again on the new version this many times.
+    conflict_retries: int = 5
     # How landing files are scanned and rewritten (used when a landing root is given).
     landing: landing_erasure.LandingConfig = landing_erasure.LandingConfig()
 
@@ -203,36 +200,42 @@ def find_rows(wh: str, erased: set[str], config: EraseConfig) -> tuple[list[File
 
 
 # ---------------------------------------------------------------------------------------------
-# Rewriting warehouse partitions (staging + journal commit)
+# Rewriting warehouse tables (one Delta commit per table)
 
 
-def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: EraseConfig) -> list[str]:
-    """Commit, date by date, the affected partitions without the erased rows; returns run ids."""
-    by_date: dict[str, dict[str, dict[str, FileHits]]] = defaultdict(lambda: defaultdict(dict))
+ERASE_PREFIX = "erase-"
+
+
+def rewrite_partitions(wh: str, hits: list[FileHits], erased: set[str], config: EraseConfig) -> list[int]:
+    """One Delta commit per affected table: each file holding erased rows is replaced by a
+    rewrite without them (the table's other files are untouched, so their hashes in dataset
+    manifests stay valid). Returns the new table versions. Raises ``tables.ConcurrentChange``
+    when another writer replaced one of those files meanwhile (the caller re-plans)."""
+    by_table: dict[str, list[FileHits]] = defaultdict(list)
     for hit in hits:
-        by_date[hit.dt][hit.table][hit.path] = hit
-    run_ids = []
-    for dt in sorted(by_date):
-        tables = by_date[dt]
-        # Deterministic: a rerun after a crash before the journal reuses (and clears) the staging.
-        run_id = f"{dt}-erase-{_digest(sorted(erased), dt, sorted(tables))}"
-        stage_root = storage.join(wh, partitions.STAGING, run_id)
-        if FileSystems.exists(stage_root):
-            FileSystems.delete([stage_root])
-        for table_name, file_hits in sorted(tables.items()):
-            staged = partitions.staging_dir(wh, run_id, table_name)
-            for path in partitions.partition_files(wh, table_name)[dt]:
-                target = storage.join(staged, storage.basename(path))
-                hit = file_hits.get(path)
-                if hit is None:
-                    storage.ensure_parent(target)
-                    FileSystems.copy([path], [target])  # byte for byte: its hash stays valid
-                    continue
-                table = storage.read_parquet(path)
-                storage.write_parquet(table.filter(pc.invert(hit.remove)), target, compression=config.compression)
-        partitions.commit(wh, run_id, dt, sorted(tables))
-        run_ids.append(run_id)
-    return run_ids
+        by_table[hit.table].append(hit)
+    committed = []
+    for table_name, file_hits in sorted(by_table.items()):
+        written = []
+        for hit in file_hits:
+            # Deterministic name: a rerun after a crash overwrites its own uncommitted rewrite.
+            name = f"{ERASE_PREFIX}{_digest(sorted(erased), hit.path)}-{storage.basename(hit.path)}"
+            target = storage.join(tables.table_uri(wh, table_name), f"dt={hit.dt}", name)
+            table = storage.read_parquet(hit.path)
+            storage.write_parquet(table.filter(pc.invert(hit.remove)), target,
+                                  compression=config.compression)
+            written.append(target)
+        version = tables.commit(wh, table_name, add=written, remove=[h.path for h in file_hits],
+                                metadata={"job": "erase", "files": str(len(file_hits))})
+        committed.append(version)
+    return committed
+
+
+def forget_removed(wh: str, config: EraseConfig) -> dict[str, int]:
+    """Erasure's physical step: removed files deleted now, log checkpointed and cleaned, so
+    that no data file and no commit file under the warehouse describes an erased row."""
+    return {t: tables.forget_history(wh, t)["files_deleted"]
+            for t in (*config.user_tables, DELETIONS_TABLE) if tables.is_table(wh, t)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,9 +326,16 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     as_of = as_of or latest_request_date(wh)
     if as_of is None:
         return {"as_of": None, "requests": 0, "completed_now": 0}  # no request ever: nothing to do
-    # Rolls forward any interrupted commit; clears staging of this day's runs only (curation of
-    # other days may be writing). Our own staging is cleared by its deterministic run id.
-    partitions.recover(wh, as_of)
+    with partitions.DayLock(wh, "erase", f"erase-{as_of}",  # one erasure at a time
+                            subject="the warehouse is being erased"):
+        return _erase_locked(wh, as_of, config, tracking_uri, landing, key_ring)
+
+
+def _erase_locked(wh: str, as_of: str, config: EraseConfig, tracking_uri: str | None,
+                  landing: str | None, key_ring: list[bytes] | None) -> dict:
+    # Rewrites of an erasure killed before its commit are nobody's: they go first.
+    for table_name in (*config.user_tables, DELETIONS_TABLE):
+        tables.remove_orphans_everywhere(wh, table_name, (ERASE_PREFIX,))
     requests = read_requests(wh, as_of)
     tombstones = read_tombstones(wh)
     done_requests = {t["request_event_id"] for t in tombstones}
@@ -345,8 +355,15 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         wh, dataset_hits, erased, tombstones, users, as_of,
         columns=config.dataset_user_columns, compression=config.compression)
 
-    # 3. warehouse partitions
-    run_ids = rewrite_partitions(wh, hits, erased, config)
+    # 3. warehouse tables (a concurrent commit of the same files: read again, redo)
+    for attempt in range(config.conflict_retries):
+        try:
+            run_ids = rewrite_partitions(wh, hits, erased, config)
+            break
+        except tables.ConcurrentChange:
+            if attempt == config.conflict_retries - 1:
+                raise
+            hits, _ = find_rows(wh, erased, config)
     swept = sum(n for hit in hits for p, n in hit.rows_by_pseudonym.items() if p not in pending_users)
 
     # 4. models trained on any stale dataset
@@ -360,6 +377,8 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
     # 6. tombstones, last: a request is completed only when everything else is done
     if pending:
         commit_tombstones(wh, as_of, _tombstone_rows(pending, users, tagged, as_of, config), config)
+    # 7. physical removal: vacuum, checkpoint, log clean-up (also of an earlier run's leftovers)
+    forgotten = forget_removed(wh, config) if (pending or hits) else {}
     for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
         FileSystems.delete([path])
 
@@ -372,6 +391,7 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
         "rows_swept_of_earlier_erasures": swept,
         "partitions_rewritten": sorted({f"{h.table}/dt={h.dt}" for h in hits}),
         "commits": run_ids,
+        "files_vacuumed": forgotten,
         "dataset_rows_removed": dataset_rows_removed,
         "datasets_marked_stale": sorted(dataset_hits),
         "model_versions_tagged": sorted({v for vs in tagged.values() for v in vs}),
@@ -382,21 +402,20 @@ def erase(wh: str, as_of: str | None = None, config: EraseConfig = EraseConfig()
 
 
 def commit_tombstones(wh: str, as_of: str, rows: list[dict], config: EraseConfig) -> None:
-    """Rewrite ``deletions/dt=<as_of>`` with its earlier rows plus ``rows`` (journal commit)."""
+    """Replace ``deletions/dt=<as_of>`` by its earlier rows plus ``rows`` (one Delta commit)."""
     existing = []
     for path in partitions.partition_files(wh, DELETIONS_TABLE).get(as_of, []):
         existing.extend(storage.read_parquet(path).to_pylist())
     known = {r["request_event_id"] for r in existing}
     merged = existing + [r for r in rows if r["request_event_id"] not in known]
     merged.sort(key=lambda r: (r["requested_at"], r["request_event_id"]))
-    run_id = f"{as_of}-tombstones-{_digest(sorted(r['request_event_id'] for r in merged))}"
-    stage_root = storage.join(wh, partitions.STAGING, run_id)
-    if FileSystems.exists(stage_root):
-        FileSystems.delete([stage_root])
-    table = pa.Table.from_pylist(merged, schema=DELETIONS)
-    storage.write_parquet(table, storage.join(partitions.staging_dir(wh, run_id, DELETIONS_TABLE),
-                                              "part-0.parquet"), compression=config.compression)
-    partitions.commit(wh, run_id, as_of, [DELETIONS_TABLE])
+    digest = _digest(sorted(r["request_event_id"] for r in merged))
+    target = storage.join(tables.table_uri(wh, DELETIONS_TABLE), f"dt={as_of}",
+                          f"{ERASE_PREFIX}tombstones-{digest}.parquet")
+    storage.write_parquet(pa.Table.from_pylist(merged, schema=DELETIONS), target,
+                          compression=config.compression)
+    tables.commit(wh, DELETIONS_TABLE, add=[target], replace_day=as_of,
+                  metadata={"job": "erase", "as_of": as_of})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     except (pseudonym.MissingKey, landing_erasure.LandingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (EraseError, downstream.RegistryError) as exc:
+    except (EraseError, downstream.RegistryError, partitions.DayLocked,
+            tables.ConcurrentChange) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, pa.ArrowException) as exc:  # read-only, full or damaged storage

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from curation import dataset_format
 from governance import erase_downstream as downstream
 from warehouse import files as storage
+from warehouse import partitions
 
 
 def _erase():
@@ -98,26 +99,35 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
     """One row per warehouse file a dataset was built from, with its landing files.
 
     ``hash_now`` says whether the file still has the bytes it had at build time: ``same``,
-    ``changed`` (rewritten since, e.g. by an erasure) or ``missing``.
+    ``changed`` (its day was rewritten since, e.g. by an erasure: a Delta commit replaced the
+    file, whose successors are read for the landing files) or ``missing`` (the day is gone).
     """
     wh = Path(wh)
     manifest = _manifest(wh, dataset_id)
+    versions = manifest.get("table_versions", {})
     rows = []
     for source in manifest.get("created_from", []):
+        read = versions.get(source["table"], {})
         path = wh / source["path"]
+        successors: list[Path] = []
         if not path.is_file():
-            state = "missing"
+            successors = [Path(p) for p in partitions.partition_files(str(wh), source["table"])
+                          .get(source.get("dt"), [])]
+            state = "changed" if successors else "missing"
         else:
             state = "same" if storage.sha256_file(str(path)) == source.get("sha256") else "changed"
         rows.append({
             "dataset_id": dataset_id,
             "table": source["table"],
             "dt": source.get("dt"),
+            # the Delta version of the table the build read (time travel: curation.datasets rebuild)
+            "table_version": read.get("pinned", {}).get(source.get("dt"), read.get("version")),
             "purpose": source.get("purpose"),
             "path": source["path"],
             "sha256": source.get("sha256"),
             "hash_now": state,
-            "landing_files": _landing_files(path, source.get("dt"))
+            "landing_files": sorted({f for p in successors or [path]
+                                     for f in _landing_files(p, source.get("dt"))})
             if state != "missing" and source["table"] in SOURCED_TABLES else [],
         })
     return rows
@@ -186,7 +196,8 @@ DELETION_COLUMNS = ["request_event_id", "user_pseudonym", "requested_at", "statu
                     "rows_removed", "rows_removed_by_table", "datasets_marked_stale",
                     "model_versions_tagged"]
 MODEL_LINEAGE_COLUMNS = ["model", "contains_erased_user_data", "dataset_id", "dataset_stale",
-                         "table", "dt", "purpose", "path", "sha256", "hash_now", "landing_files"]
+                         "table", "dt", "table_version", "purpose", "path", "sha256", "hash_now",
+                         "landing_files"]
 DATASET_LINEAGE_COLUMNS = ["dataset_id", "dataset_stale", "model", "run_id", "aliases",
                            "contains_erased_user_data"]
 

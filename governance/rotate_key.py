@@ -13,9 +13,11 @@ table and dataset as ``pseudonymize(B, p)``. From then on a user's pseudonym is 
 
 Ingest must then pseudonymize with the whole key ring, oldest key first (docs/governance.md).
 
-The job rewrites partitions date by date through staging + the journal commit of
-``warehouse.partitions``; every rewritten file carries the new ring's fingerprint in its Parquet
-metadata, so a run killed midway resumes without re-keying any file twice. The key ring's
+The job rewrites each table's files day by day, one Delta commit per table and day that swaps the
+old files for re-keyed copies (``warehouse.tables.commit``), then vacuums the old files and cleans
+the log (``forget_history``): no file under the old pseudonyms stays behind. Every rewritten file
+carries the new ring's fingerprint in its Parquet metadata, so a run killed midway resumes without
+re-keying any file twice. The key ring's
 fingerprints (never the keys) are kept in ``WAREHOUSE/_keys/epochs.json``: curation records the
 first one (``pseudonym.ensure_key_fingerprint``), and the rotation refuses an old key ring that
 does not match it, then records the new ring's.
@@ -39,7 +41,7 @@ from apache_beam.io.filesystems import FileSystems
 from curation import dataset_format
 from governance import erase
 from warehouse import files as storage
-from warehouse import partitions, pseudonym, umask
+from warehouse import partitions, pseudonym, tables, umask
 
 FINGERPRINT_META = b"flywheel.key_fingerprint"
 
@@ -99,6 +101,35 @@ def _rekeyed_bytes(data: bytes, key: bytes, new_fp: str, config: RotateConfig) -
     sink = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(metadata), sink, compression=config.compression)
     return sink.getvalue()
+
+
+ROTATE_PREFIX = "rotate-"
+
+
+def _rotate_day(wh: str, table: str, day: str, new_key: bytes, new_fp: str,
+                config: RotateConfig, attempts: int = 5) -> int:
+    """Replace the day's files that are not under ``new_fp`` yet by re-keyed copies, in one
+    commit; a concurrent commit of the same files (curation replacing the day) re-reads them."""
+    for attempt in range(attempts):
+        paths = partitions.partition_files(wh, table).get(day, [])
+        blobs = {path: _read(path) for path in paths}
+        todo = [p for p, data in blobs.items() if _file_fingerprint(data) != new_fp]
+        if not todo:
+            return 0  # committed by an earlier, interrupted run
+        written = []
+        for path in todo:
+            name = f"{ROTATE_PREFIX}{new_fp[:12]}-{storage.basename(path)}"
+            target = storage.join(tables.table_uri(wh, table), f"dt={day}", name)
+            storage.atomic_write(target, _rekeyed_bytes(blobs[path], new_key, new_fp, config))
+            written.append(target)
+        try:
+            tables.commit(wh, table, add=written, remove=todo,
+                          metadata={"job": "rotate_key", "fingerprint": new_fp})
+            return len(todo)
+        except tables.ConcurrentChange:
+            if attempt == attempts - 1:
+                raise
+    return 0
 
 
 def _read(path: str) -> bytes:
@@ -162,35 +193,13 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
         epochs.append({"epoch": last["epoch"] + 1, "fingerprint": new_fp, "state": "rotating"})
         pseudonym.write_key_epochs(wh, epochs)
 
-    partitions.recover(wh)
     rotated: dict[str, int] = defaultdict(int)
-    by_date: dict[str, list[str]] = defaultdict(list)
     for table in config.tables:
-        for dt in partitions.partition_files(wh, table):
-            by_date[dt].append(table)
-    for dt, tables in sorted(by_date.items()):
-        run_id = f"{dt}-rotate-{new_fp[:12]}"
-        stage_root = storage.join(wh, partitions.STAGING, run_id)
-        if FileSystems.exists(stage_root):
-            FileSystems.delete([stage_root])
-        to_commit = []
-        for table in sorted(tables):
-            files = partitions.partition_files(wh, table)[dt]
-            blobs = {path: _read(path) for path in files}
-            if all(_file_fingerprint(b) == new_fp for b in blobs.values()):
-                continue  # committed by an earlier, interrupted run
-            staged = partitions.staging_dir(wh, run_id, table)
-            for path, data in blobs.items():
-                target = storage.join(staged, storage.basename(path))
-                storage.ensure_parent(target)
-                out = (data if _file_fingerprint(data) == new_fp
-                       else _rekeyed_bytes(data, new_key, new_fp, config))
-                with FileSystems.create(target) as handle:
-                    handle.write(out)
-                rotated[table] += 1
-            to_commit.append(table)
-        if to_commit:
-            partitions.commit(wh, run_id, dt, to_commit)
+        for day in partitions.partition_files(wh, table):
+            rotated[table] += _rotate_day(wh, table, day, new_key, new_fp, config)
+        tables.remove_orphans_everywhere(wh, table, (ROTATE_PREFIX,))
+        # The files under the old pseudonyms leave the disk and the log now, not in a week.
+        tables.forget_history(wh, table)
 
     for folder in dataset_format.dataset_dirs(wh):
         manifest_path = folder / dataset_format.MANIFEST

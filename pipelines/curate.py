@@ -38,8 +38,7 @@ from pipelines.dedup import INDEX_COLUMNS, DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
-from warehouse import days, partitions, pseudonym, umask
-from warehouse import files as storage
+from warehouse import days, partitions, pseudonym, tables, umask
 
 log = logging.getLogger("pipelines.curate")
 
@@ -126,7 +125,7 @@ def _by_type(events, label: str):
     return parts[0], parts[1]
 
 
-def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
+def build(p, *, selection: landing.Selection, wh: str, day: str, attempt: str,
           key_file: str | None, config: CurateConfig) -> None:
     """Wire the stages; each counts itself, so the job only connects outputs to inputs."""
     past = PastFiles.of(wh, day, config)
@@ -166,19 +165,24 @@ def build(p, *, selection: landing.Selection, wh: str, day: str, run_id: str,
     }
     tallies = [s[stages.TALLIES] for s in counted] + stages.row_tallies(tables)
     tables["stats"] = (tallies | "AllTallies" >> beam.Flatten()
-                       | "Stats" >> stages.ComputeStats(run_id))
+                       | "Stats" >> stages.ComputeStats(attempt_run_id(attempt)))
     tables["dedup_index"] = near["index"]
-    _ = tables | "Write" >> stages.WriteTables(wh, run_id)
+    _ = tables | "Write" >> stages.WriteTables(wh, day, attempt)
 
 
 # ---------------------------------------------------------------------------------------------
 # Accounting and commit
 # ---------------------------------------------------------------------------------------------
 
-def read_staged_stats(wh: str, run_id: str) -> list[dict]:
+def attempt_run_id(attempt: str) -> str:
+    """The run id inside an attempt's name (``curate-<run_id>-<nonce>``): stats carry the run
+    id, so that reruns of the same inputs write the same rows."""
+    return attempt[len(partitions.CURATE_PREFIX):].rsplit("-", 1)[0]
+
+
+def read_staged_stats(wh: str, day: str, attempt: str) -> list[dict]:
     rows = []
-    for path in storage.list_files(storage.join(partitions.staging_dir(wh, run_id, "stats"),
-                                                    "*.parquet")):
+    for path in partitions.attempt_files(wh, "stats", day, attempt):
         with FileSystems.open(path) as handle:
             rows.extend(pq.read_table(io.BytesIO(handle.read())).to_pylist())
     return rows
@@ -274,27 +278,43 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
     with partitions.DayLock(wh, day, run_id):
         # A key that is not the warehouse's would split every user in two.
         pseudonym.ensure_key_fingerprint(wh, ring)
-        partitions.recover(wh, day)
+        # Files of earlier attempts of this day that died before their commit.
+        partitions.clean_day(wh, day, OUTPUT_TABLES)
+        attempt = partitions.new_attempt(run_id)
         print(f"curate {day}: run {run_id} on {options.view_as(StandardOptions).runner}",
               file=sys.stderr)
-        with beam.Pipeline(options=options) as p:
-            build(p, selection=selection, wh=wh, day=day, run_id=run_id,
-                  key_file=args.pseudonym_key_file, config=config)
-        stats = read_staged_stats(wh, run_id)
-        problems = reconcile(stats)
-        if problems:
-            raise NotReconciled(f"run {run_id} does not reconcile, nothing committed: "
-                                + "; ".join(problems))
-        partitions.commit(wh, run_id, day, OUTPUT_TABLES)
+        try:
+            stats, versions, commit_s = _run_and_commit(options, selection, wh, day, attempt,
+                                                        args.pseudonym_key_file, config)
+        finally:
+            # Whatever did not get committed (a failed run, a refused day) goes now; the
+            # committed files are the log's and are untouched.
+            partitions.clean_day(wh, day, OUTPUT_TABLES)
     elapsed = time.monotonic() - started
     print(summary_table(stats), file=sys.stderr)
-    print(f"committed dt={day} to {wh} in {elapsed:.1f}s", file=sys.stderr)
-    return {"run_id": run_id, "date": day, "stats": stats, "seconds": elapsed}
+    print(f"committed dt={day} to {wh} in {elapsed:.1f}s (commit {commit_s:.2f}s)", file=sys.stderr)
+    return {"run_id": run_id, "date": day, "stats": stats, "seconds": elapsed,
+            "commit_seconds": commit_s, "versions": versions}
+
+
+def _run_and_commit(options, selection, wh: str, day: str, attempt: str, key_file: str | None,
+                    config: CurateConfig) -> tuple[list[dict], dict, float]:
+    with beam.Pipeline(options=options) as p:
+        build(p, selection=selection, wh=wh, day=day, attempt=attempt, key_file=key_file,
+              config=config)
+    stats = read_staged_stats(wh, day, attempt)
+    problems = reconcile(stats)
+    if problems:
+        raise NotReconciled(f"run {attempt_run_id(attempt)} does not reconcile, nothing "
+                            "committed: " + "; ".join(problems))
+    started = time.monotonic()
+    versions = partitions.commit_day(wh, day, attempt_run_id(attempt), attempt, OUTPUT_TABLES)
+    return stats, versions, time.monotonic() - started
 
 
 # What a run raises for a problem an operator can fix; the CLI prints each as one line.
 CURATE_ERRORS = (pseudonym.MissingKey, NotReconciled, days.BadDay, partitions.DayLocked,
-                 landing.NoLandingFiles, OSError, ValueError)
+                 landing.NoLandingFiles, tables.ConcurrentChange, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:

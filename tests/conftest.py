@@ -62,3 +62,19 @@ def curated_warehouse(tmp_path_factory) -> CuratedWarehouse:
         truth[day] = json.loads(Path(truth_path).read_text())
         curate.run(["--landing", str(landing), "--warehouse", str(warehouse), "--date", day])
     return CuratedWarehouse(warehouse, landing, DAYS, truth, PSEUDONYM_KEY)
+
+
+def table_files(warehouse, table: str, day: str | None = None) -> list[str]:
+    """The committed data files of a Delta table (all days or one), as readers see them: read
+    through the transaction log, never by listing the folder (which also holds replaced files
+    kept for time travel)."""
+    from warehouse import partitions
+
+    by_day = partitions.partition_files(str(warehouse), table)
+    return sorted(p for d, paths in by_day.items() if day in (None, d) for p in paths)
+
+
+def table_rows(warehouse, table: str, day: str | None = None) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return [row for path in table_files(warehouse, table, day) for row in pq.read_table(path).to_pylist()]

@@ -6,7 +6,7 @@
 The decision is the one ``training.evaluate`` recorded in the evaluation JSON; promotion acts on
 it and only vetoes it when a fact changed since (the champion moved, erasure tagged the
 candidate). Every promotion, refusal and rollback is a row of the ``deployments`` table
-(``WAREHOUSE/deployments/deployments.parquet``, rewritten atomically). A row's key is (run_key,
+(the Delta table ``WAREHOUSE/deployments``, one commit per row). A row's key is (run_key,
 action, model name, from/to version, number of alias moves before it): a retried run adds
 nothing, while promoting the same version again after a rollback is a new row. A promotion writes
 ``WAREHOUSE/serving/deployment.json`` atomically (serving watches it) and, when configured, POSTs
@@ -31,36 +31,24 @@ import pyarrow.parquet as pq
 from training import registry
 from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME
 from training.evaluate import EvalResult
+from warehouse import schemas, tables
 
-DEPLOYMENTS = pa.schema(
-    [
-        ("deployment_id", pa.string()),  # sha256 of the row key, first 16 hex
-        ("run_key", pa.string()),  # the caller's idempotency key (Airflow run id, ...)
-        ("model_name", pa.string()),
-        ("action", pa.string()),  # promote | refuse | rollback
-        ("from_version", pa.int64()),  # champion before (null: there was none)
-        ("to_version", pa.int64()),  # champion after (for refuse: the refused candidate)
-        ("reason", pa.string()),  # snake_case, from the gate or the operator
-        ("metrics_json", pa.string()),  # the candidate's EvalResult (promote/refuse)
-        ("dataset_id", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),  # when the action happened
-    ]
-)
+DEPLOYMENTS = schemas.DEPLOYMENTS
 
 
 class PromotionError(RuntimeError):
     """A promotion or rollback that cannot proceed; the message says why and what to do."""
 
 
-def deployments_path(warehouse: str | Path) -> Path:
-    return Path(warehouse) / "deployments" / "deployments.parquet"
+def deployments_uri(warehouse: str | Path) -> str:
+    return tables.table_uri(str(warehouse), "deployments")
 
 
 def read_deployments(warehouse: str | Path) -> list[dict]:
-    path = deployments_path(warehouse)
-    if not path.exists():
-        return []
-    return pq.read_table(path, schema=DEPLOYMENTS).to_pylist()
+    """Every row in the order it was added (each append is one file, numbered)."""
+    paths = [p for day in tables.files_by_day(str(warehouse), "deployments").values() for p in day]
+    paths.sort(key=lambda p: p.rsplit("/", 1)[-1])
+    return [row for p in paths for row in pq.read_table(p, schema=DEPLOYMENTS).to_pylist()]
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -82,13 +70,16 @@ def append_deployment(warehouse: str | Path, row: dict) -> bool:
     row = {**row, "deployment_id": hashlib.sha256(key.encode()).hexdigest()[:16]}
     if any(existing["deployment_id"] == row["deployment_id"] for existing in rows):
         return False
-    table = pa.Table.from_pylist([*rows, row], schema=DEPLOYMENTS)
-    path = deployments_path(warehouse)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)  # readers see the old table or the new one, never half of one
-    return True
+    at = row.get("at") or dt.datetime.now(dt.UTC)
+    name = f"deploy-{len(rows):08d}-{row['deployment_id']}.parquet"
+    path = f"{deployments_uri(warehouse)}/dt={at.date().isoformat()}/{name}"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([{**row, "at": at}], schema=DEPLOYMENTS), path)
+    # One Delta commit; its application transaction makes a retried append add nothing.
+    added = tables.commit(str(warehouse), "deployments", add=[path],
+                          app=(f"deployment/{row['deployment_id']}", 1),
+                          metadata={"job": "deployments"})
+    return added is not None
 
 
 def serving_path(warehouse: str | Path) -> Path:

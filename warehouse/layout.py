@@ -1,15 +1,15 @@
 """Where everything lives under a warehouse root: one home for every path.
 
-    WAREHOUSE/<table>/dt=YYYY-MM-DD/*.parquet      curated tables (warehouse.schemas.TABLES)
-    WAREHOUSE/deletions/dt=YYYY-MM-DD/             erasure tombstones
-    WAREHOUSE/deployments/deployments.parquet      promotions, refusals, rollbacks
+    WAREHOUSE/<table>/_delta_log/, dt=YYYY-MM-DD/  Delta tables (warehouse.tables): curated ones
+    WAREHOUSE/deletions/                           erasure tombstones (a Delta table)
+    WAREHOUSE/deployments/                         promotions, refusals, rollbacks (a Delta table)
     WAREHOUSE/datasets/<dataset_id>/manifest.json  training sets (curation.dataset_format)
     WAREHOUSE/evaluations/<dataset_id>/<a>-vs-<b>.json
     WAREHOUSE/mlflow.db, WAREHOUSE/mlruns/         the embedded MLflow registry
     WAREHOUSE/serving/deployment.json              what serving should run now
     WAREHOUSE/reports/dt=YYYY-MM-DD/report.html, WAREHOUSE/catalog.duckdb
     WAREHOUSE/_meta/                               warehouse facts (the key fingerprint)
-    WAREHOUSE/_staging, _trash, _journal, _locks   commit machinery (warehouse.partitions)
+    WAREHOUSE/_locks                               per-day locks (warehouse.partitions)
 
 Functions take and return strings so they work for local paths and URLs alike.
 """
@@ -56,8 +56,8 @@ def evaluation_path(warehouse: str, dataset_id: str, name: str, against: str) ->
     return _join(warehouse, EVALUATIONS, dataset_id, f"{name}-vs-{against}.json")
 
 
-def deployments_path(warehouse: str) -> str:
-    return _join(warehouse, DEPLOYMENTS, "deployments.parquet")
+def deployments_dir(warehouse: str) -> str:
+    return _join(warehouse, DEPLOYMENTS)
 
 
 def serving_manifest_path(warehouse: str) -> str:

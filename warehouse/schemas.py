@@ -1,8 +1,9 @@
 """Fixed pyarrow schemas of the warehouse tables (documented in docs/warehouse.md).
 
-Every table lives under ``WAREHOUSE/<table>/dt=YYYY-MM-DD/*.parquet`` (hive partitioning: the
-``dt`` column comes from the directory, it is not stored in the files). Free text in these tables
-has been scrubbed of PII; user ids are keyed-hash pseudonyms.
+Every table is a Delta Lake table ``WAREHOUSE/<table>/`` partitioned by ``dt`` (``warehouse.tables``):
+its schema is the one here plus the partition column ``dt`` (a string ``YYYY-MM-DD`` held in the
+transaction log, not in the data files). Free text in these tables has been scrubbed of PII;
+user ids are keyed-hash pseudonyms.
 """
 
 from __future__ import annotations
@@ -112,6 +113,37 @@ DELETION_REQUESTS = pa.schema(
     ]
 )
 
+# Erasure tombstones, written by governance.erase (one row per completed deletion request).
+DELETIONS = pa.schema(
+    [
+        ("user_pseudonym", pa.string()),  # the only trace of the user left
+        ("request_event_id", pa.string()),
+        ("requested_at", TS),
+        ("completed_at", TS),  # end of the run's logical day (--as-of), not wall time
+        ("rows_removed", pa.map_(pa.string(), pa.int64())),  # table -> rows removed
+        ("datasets_marked_stale", pa.list_(pa.string())),  # dataset ids that held the user
+        ("model_versions_tagged", pa.list_(pa.string())),  # "name/version" trained on those
+    ]
+)
+
+# Every promotion, refusal and rollback, written by training.promote / training.rollback;
+# partitioned by the day of ``at``.
+DEPLOYMENTS = pa.schema(
+    [
+        ("deployment_id", pa.string()),  # sha256 of the row key, first 16 hex
+        ("run_key", pa.string()),  # the caller's idempotency key (Airflow run id, ...)
+        ("model_name", pa.string()),
+        ("action", pa.string()),  # promote | refuse | rollback
+        ("from_version", pa.int64()),  # champion before (null: there was none)
+        ("to_version", pa.int64()),  # champion after (for refuse: the refused candidate)
+        ("reason", pa.string()),  # snake_case, from the gate or the operator
+        ("metrics_json", pa.string()),  # the candidate's EvalResult (promote/refuse)
+        ("dataset_id", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),  # when the action happened
+    ]
+)
+
+# The curated tables, written by the curation job for one day at a time.
 TABLES = {
     "interactions": INTERACTIONS,
     "feedback": FEEDBACK,
@@ -120,6 +152,9 @@ TABLES = {
     "dedup_index": DEDUP_INDEX,
     "deletion_requests": DELETION_REQUESTS,
 }
+
+# Every Delta table of the warehouse: the curated ones and those other jobs write.
+ALL_TABLES = {**TABLES, "deletions": DELETIONS, "deployments": DEPLOYMENTS}
 
 
 # The curation job's stages in the order records flow through them: the vocabulary of the

@@ -1,11 +1,11 @@
-"""Write: each table's rows staged as Parquet; the launcher commits after reconciling."""
+"""Write: each table's rows as Parquet files in its table folder; the launcher commits them
+(one Delta transaction per table, ``warehouse.partitions.commit_day``) after reconciling."""
 
 from __future__ import annotations
 
 import apache_beam as beam
 import pyarrow as pa
 
-from warehouse import files as storage
 from warehouse import partitions, schemas
 
 
@@ -50,12 +50,14 @@ class ComputeStats(beam.PTransform):
 
 
 class WriteTables(beam.PTransform):
-    """{table: PCollection of records} -> Parquet files in the run's staging folder."""
+    """{table: PCollection of records} -> the attempt's Parquet files in ``<table>/dt=<day>/``
+    (not part of the table until committed)."""
 
-    def __init__(self, wh: str, run_id: str):
+    def __init__(self, wh: str, day: str, attempt: str):
         super().__init__()
         self._wh = wh
-        self._run_id = run_id
+        self._day = day
+        self._attempt = attempt
 
     def expand(self, tables):
         for table, pcoll in tables.items():
@@ -64,7 +66,7 @@ class WriteTables(beam.PTransform):
                 pcoll
                 | f"Rows_{table}" >> beam.Map(to_row, schema)
                 | f"Write_{table}" >> beam.io.WriteToParquet(
-                    storage.join(partitions.staging_dir(self._wh, self._run_id, table), "part"),
+                    partitions.attempt_prefix(self._wh, table, self._day, self._attempt),
                     schema, file_name_suffix=".parquet")
             )
         return beam.pvalue.PDone(next(iter(tables.values())).pipeline)

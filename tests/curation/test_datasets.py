@@ -29,6 +29,9 @@ from curation.datasets import (
     list_datasets,
     load_manifest,
 )
+from tests.conftest import table_files
+from warehouse import tables as delta_tables
+from warehouse.schemas import DELETIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,7 +58,7 @@ def _interactions(warehouse: Path) -> dict[str, dict]:
     rows = duckdb.sql(
         "SELECT event_id, user_pseudonym, consent_training, flagged, dedup_cluster_id, prompt, "
         "response FROM read_parquet(?, hive_partitioning = true)",
-        params=[str(warehouse / "interactions" / "dt=*" / "*.parquet")],
+        params=[table_files(warehouse, "interactions")],
     ).fetchall()
     cols = ("event_id", "user_pseudonym", "consent_training", "flagged", "dedup_cluster_id",
             "prompt", "response")
@@ -65,7 +68,7 @@ def _interactions(warehouse: Path) -> dict[str, dict]:
 def _feedback(warehouse: Path) -> list[dict]:
     return duckdb.sql(
         "SELECT * EXCLUDE (metadata, pii_findings) FROM read_parquet(?, hive_partitioning = true)",
-        params=[str(warehouse / "feedback" / "dt=*" / "*.parquet")],
+        params=[table_files(warehouse, "feedback")],
     ).to_arrow_table().to_pylist()
 
 
@@ -288,12 +291,12 @@ def test_deleted_users_never_appear(built, curated_warehouse, tmp_path):
     _, _, tables, _ = built
     wh = _copy_warehouse(curated_warehouse.warehouse, tmp_path / "wh")
     victims = sorted({r["user_pseudonym"] for r in tables["preferences"]["train"]})[:3]
-    (wh / "deletions").mkdir()
-    pq.write_table(
-        pa.table({"user_pseudonym": victims,
-                  "completed_at": pa.array([datetime(2026, 11, 3, tzinfo=UTC)] * 3)}),
-        wh / "deletions" / "part-00000.parquet",
-    )
+    (wh / "deletions" / "dt=2026-11-03").mkdir(parents=True)
+    tombstones = wh / "deletions" / "dt=2026-11-03" / "part-00000.parquet"
+    pq.write_table(pa.Table.from_pylist(
+        [{"user_pseudonym": v, "completed_at": datetime(2026, 11, 3, tzinfo=UTC)} for v in victims],
+        schema=DELETIONS), tombstones)
+    delta_tables.commit(str(wh), "deletions", add=[str(tombstones)], replace_day="2026-11-03")
     dataset_id, path = build_dataset(wh, curated_warehouse.days[-1], CONFIG)
     assert dataset_id != built[0]
     for table in _tables(path).values():
@@ -327,14 +330,16 @@ def test_flags_arriving_later_remove_targets_and_chosen(built, curated_warehouse
                     if r["rule"] == rules.SFT_GOOD_ANSWER)[0]
     chosen = sorted(r["chosen_event_id"] for rows in tables["preferences"].values() for r in rows
                     if r["chosen_event_id"] and r["chosen_event_id"] != target)[0]
-    for part in (wh / "interactions").glob("dt=*/*.parquet"):
+    for part in map(Path, table_files(wh, "interactions")):
         table = pq.read_table(part)
         if target in table.column("event_id").to_pylist():
             flagged = [f or e == target for e, f in zip(table.column("event_id").to_pylist(),
                                                          table.column("flagged").to_pylist(),
                                                          strict=True)]
             index = table.schema.get_field_index("flagged")
-            pq.write_table(table.set_column(index, "flagged", pa.array(flagged)), part)
+            rewritten = part.with_name(f"flagged-{part.name}")
+            pq.write_table(table.set_column(index, "flagged", pa.array(flagged)), rewritten)
+            delta_tables.commit(str(wh), "interactions", add=[str(rewritten)], remove=[str(part)])
     owner = _interactions(wh)[chosen]["user_pseudonym"]
     day = curated_warehouse.days[-1]
     late_flag = {name: None for name in FEEDBACK.names} | {
@@ -345,6 +350,7 @@ def test_flags_arriving_later_remove_targets_and_chosen(built, curated_warehouse
     }
     pq.write_table(pa.Table.from_pylist([late_flag], schema=FEEDBACK),
                    wh / "feedback" / f"dt={day}" / "late-flags.parquet")
+    delta_tables.commit(str(wh), "feedback", add=[str(wh / "feedback" / f"dt={day}" / "late-flags.parquet")])
     dataset_id, path = build_dataset(wh, day, CONFIG)
     after = _tables(path)
     assert dataset_id != built[0]
@@ -508,3 +514,55 @@ def test_a_stale_dataset_is_listed_as_such_and_refused_by_training(built, wareho
         resolve_dataset(copy, dataset_id)
     with pytest.raises(DatasetError, match="unknown dataset id '.tmp-half-built'"):
         dataset_format.dataset_dir(copy, ".tmp-half-built")
+
+
+# --- time travel -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_rebuild_reads_the_recorded_versions_unless_an_erasure_intervened(curated_warehouse,
+                                                                          tmp_path, capsys):
+    from curation import datasets as datasets_cli
+    from governance import erase
+    from warehouse.schemas import FEEDBACK
+
+    wh = _copy_warehouse(curated_warehouse.warehouse, tmp_path / "wh")
+    day = curated_warehouse.days[0]  # day 2's deletion requester is still in this dataset
+    dataset_id, path = build_dataset(wh, day, CONFIG)
+    manifest = json.loads((path / MANIFEST).read_text())
+    assert set(manifest["table_versions"]) >= {"interactions", "feedback"}
+    victims = {r["user_pseudonym"] for r in erase.read_requests(str(wh))}
+    assert any(_users(r) & victims for t in _tables(path).values() for rows in t.values()
+               for r in rows)
+    # The warehouse moves on: a late flag on a chosen answer changes what a build now reads.
+    chosen = sorted(r["chosen_event_id"] for r in pq.read_table(
+        path / "preferences" / "train.parquet").to_pylist() if r["chosen_event_id"])[0]
+    flag = {name: None for name in FEEDBACK.names} | {
+        "event_id": "late-flag-rebuild", "ts": datetime(2026, 11, 1, 23, tzinfo=UTC),
+        "user_pseudonym": _interactions(wh)[chosen]["user_pseudonym"], "interaction_id": chosen,
+        "original_interaction_id": chosen, "interaction_dt": day, "kind": "flag",
+        "reason": "wrong", "metadata": [], "pii_findings": []}
+    late = wh / "feedback" / f"dt={day}" / "late-flags.parquet"
+    pq.write_table(pa.Table.from_pylist([flag], schema=FEEDBACK), late)
+    delta_tables.commit(str(wh), "feedback", add=[str(late)])
+    shutil.move(path, tmp_path / "original")  # a build now would be another dataset
+    assert build_dataset(wh, day, CONFIG)[0] != dataset_id
+    shutil.move(tmp_path / "original", path)
+
+    assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id,
+                              "--out", str(tmp_path / "again")]) == 0
+    assert "byte for byte" in capsys.readouterr().out
+    for rel in manifest["files"]:
+        assert (tmp_path / "again" / dataset_id / rel).read_bytes() == (path / rel).read_bytes()
+
+    # An erasure deletes the old versions' files and log: the rebuild says so and lacks the users.
+    erase.erase(str(wh))
+    assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id,
+                              "--out", str(tmp_path / "after")]) == 0
+    out = capsys.readouterr().out
+    assert "an erasure removed data from" in out and "without the erased users" in out
+    rebuilt = Path(out.strip().splitlines()[-1])
+    assert rebuilt.name != dataset_id
+    for table in _tables(rebuilt).values():
+        for rows in table.values():
+            assert not any(_users(r) & victims for r in rows)

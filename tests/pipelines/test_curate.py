@@ -11,7 +11,8 @@ import pytest
 
 from pipelines import curate, landing
 from pipelines.curate import reconcile
-from warehouse import files as storage
+from tests.conftest import table_rows
+from warehouse import tables
 
 
 def file_names(landing_root, day) -> dict[str, str]:
@@ -24,11 +25,7 @@ def file_names(landing_root, day) -> dict[str, str]:
 
 
 def rows(wh, table, date=None):
-    pattern = f"{wh}/{table}/dt={date or '*'}/*.parquet"
-    out = []
-    for path in sorted(glob.glob(pattern)):
-        out.extend(pq.read_table(path).to_pylist())
-    return out
+    return table_rows(wh, table, date)
 
 
 def _strings(value):
@@ -159,23 +156,27 @@ def test_rerun_gives_identical_rows_and_a_crash_leaves_no_partial_partition(
     before = _table_rows(wh, day)
     args = ["--landing", str(curated_warehouse.landing), "--warehouse", str(wh), "--date", day]
 
-    real_move = storage.move_tree
-    moves = []
+    real_commit = tables.commit
+    commits = []
 
-    def dying_move(src, dst):
-        moves.append(src)
-        if len(moves) == 4:  # two tables swapped, the third's old partition gone to trash
+    def dying_commit(*a, **k):
+        commits.append(a[1])
+        if len(commits) == 3:  # two tables committed, killed before the third
             raise KeyboardInterrupt("killed mid-commit")
-        real_move(src, dst)
+        return real_commit(*a, **k)
 
-    monkeypatch.setattr(storage, "move_tree", dying_move)
+    monkeypatch.setattr(tables, "commit", dying_commit)
     with pytest.raises(KeyboardInterrupt):
         curate.run(args)
-    monkeypatch.setattr(storage, "move_tree", real_move)
-    # Every partition is whole: the staged files of a partition move as one directory.
-    for table in curate.OUTPUT_TABLES:
-        files = glob.glob(f"{wh}/{table}/dt={day}/*.parquet")
-        assert all(pq.read_metadata(f).num_rows >= 0 for f in files)
-    curate.run(args)  # rolls the interrupted commit forward, then reruns the day
+    monkeypatch.setattr(tables, "commit", real_commit)
+    # Two tables hold the new commit, but stats (the day's marker, committed last) does not:
+    # readers still see the whole previous day in every table.
+    assert all(tables.open_table(str(wh), t).transaction_version(f"curate/{day}") == 2
+               for t in commits[:2])
     assert _table_rows(wh, day) == before
-    assert not glob.glob(f"{wh}/_staging/*") and not glob.glob(f"{wh}/_journal/*.json")
+    curate.run(args)  # commits every table again and seals the day
+    assert _table_rows(wh, day) == before
+    assert all(tables.open_table(str(wh), t).transaction_version(f"curate/{day}") == 3
+               for t in curate.OUTPUT_TABLES)
+    # Nothing a dead attempt wrote stays behind: every file in the folders is in some commit.
+    assert not [f for t in curate.OUTPUT_TABLES for f in tables.untracked_files(str(wh), t)]

@@ -14,12 +14,13 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from governance import erase
-from warehouse import files as storage
-from warehouse import journal, partitions
+from tests.conftest import table_files
+from warehouse import partitions, tables
 
 # The request record and the tombstone keep the pseudonym by design (docs/governance.md).
 RECORD_TABLES = ("deletion_requests", erase.DELETIONS_TABLE)
@@ -68,8 +69,10 @@ def counter(rows: list[dict]) -> collections.Counter:
 
 
 def tree_hashes(wh: Path) -> dict[str, str]:
+    # _locks/ holds who last held a lock (pid, time), not warehouse content
     return {p.relative_to(wh).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(wh.rglob("*")) if p.is_file() and p.name != "mlflow.db"}
+            for p in sorted(wh.rglob("*")) if p.is_file() and p.name != "mlflow.db"
+            and "_locks" not in p.relative_to(wh).parts}
 
 
 def expected_after(before: dict[str, dict[str, list[dict]]], victims: set[str]) -> dict:
@@ -238,20 +241,20 @@ def test_erasure_killed_mid_rewrite_completes_on_rerun(before_and_after, tmp_pat
     before, after, _, _, _ = before_and_after
     wh = tmp_path / "wh"
     shutil.copytree(before, wh)
-    real_move = storage.move_tree
+    real_commit = tables.commit
     calls = []
 
-    def dying_move(src, dst):
-        calls.append(src)
-        if len(calls) == 3:  # first partition swapped, the second one's old copy in trash: killed
+    def dying_commit(*a, **k):
+        calls.append(a[1])
+        if len(calls) == 2:  # the first table's rewrite committed, killed before the second
             raise KeyboardInterrupt("killed")
-        real_move(src, dst)
+        return real_commit(*a, **k)
 
-    monkeypatch.setattr(storage, "move_tree", dying_move)
+    monkeypatch.setattr(tables, "commit", dying_commit)
     with pytest.raises(KeyboardInterrupt):
         erase.erase(str(wh), tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
-    monkeypatch.setattr(storage, "move_tree", real_move)
-    assert list((wh / journal.JOURNAL).glob("*.json")), "the crash must leave a journal"
+    monkeypatch.setattr(tables, "commit", real_commit)
+    assert list((wh / erase.PLAN_DIR).glob("*.json")), "the crash must leave the plan"
     assert erase.read_tombstones(str(wh)) == []
 
     summary = erase.erase(str(wh), tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
@@ -324,6 +327,16 @@ NEW_KEY = b"rotated-key-not-secret-fedcba9876543210"
 PSEUDONYM = __import__("re").compile(r"u_[0-9a-f]{32}")
 
 
+def committed_pairs(a: Path, b: Path):
+    """(rows in a, rows in b, name) per table and day (through the log) and per dataset file."""
+    for table in (*TABLES, erase.DELETIONS_TABLE):
+        for day in sorted(table_rows(a, table)):
+            yield (table_rows(a, table)[day], table_rows(b, table).get(day, []), f"{table}/{day}")
+    for path in sorted((a / "datasets").rglob("*.parquet")):
+        yield (pq.read_table(path).to_pylist(),
+               pq.read_table(b / path.relative_to(a)).to_pylist(), str(path))
+
+
 def pseudonyms_in(wh: Path) -> set[str]:
     found = set()
     for path in wh.rglob("*.parquet"):
@@ -347,9 +360,7 @@ def test_rotation_rekeys_every_pseudonym_along_the_chain(before_and_after, curat
     assert summary["rotated_files"] > 0 and summary["epoch"] == 1
 
     # Row for row, only the pseudonym columns changed, each to HMAC(new key, old pseudonym).
-    for path in sorted(before.rglob("*.parquet")):
-        was = pq.read_table(path).to_pylist()
-        now = pq.read_table(wh / path.relative_to(before)).to_pylist()
+    for was, now, path in committed_pairs(before, wh):
         assert len(was) == len(now), path
         for a, b in zip(was, now, strict=True):
             for column, value in a.items():
@@ -402,6 +413,7 @@ def test_erasure_after_rotation_reaches_rows_written_under_the_old_key(
         [{"event_id": "req-after-rotation", "user_pseudonym": chained,
           "requested_at": datetime(2026, 11, 3, 9, 0, tzinfo=UTC)}],
         schema=schemas.DELETION_REQUESTS), part / "part-0.parquet")
+    tables.commit(str(wh), "deletion_requests", add=[str(part / "part-0.parquet")], replace_day=day)
     summary = erase.erase(str(wh), as_of=day, tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
     assert summary["completed_now"] == 3 and summary["rows_removed"]["interactions"] > 0
     record_dirs = {f"{t}/" for t in RECORD_TABLES}
@@ -421,23 +433,115 @@ def test_rotation_killed_midway_resumes_without_double_rekeying(before_and_after
     shutil.copytree(before, crashed)
     rotate_key.rotate(str(clean), old_key, NEW_KEY)
 
-    real_move = storage.move_tree
+    real_commit = tables.commit
     calls = []
 
-    def dying_move(src, dst):
-        calls.append(src)
-        if len(calls) == 9:  # the first date committed, the second one half swapped
+    def dying_commit(*a, **k):
+        calls.append(a[1])
+        if len(calls) == 3:  # two days committed, killed before the third commit
             raise KeyboardInterrupt("killed")
-        real_move(src, dst)
+        return real_commit(*a, **k)
 
-    monkeypatch.setattr(storage, "move_tree", dying_move)
+    monkeypatch.setattr(tables, "commit", dying_commit)
     with pytest.raises(KeyboardInterrupt):
         rotate_key.rotate(str(crashed), old_key, NEW_KEY)
-    monkeypatch.setattr(storage, "move_tree", real_move)
+    monkeypatch.setattr(tables, "commit", real_commit)
     assert rotate_key.read_epochs(str(crashed))[-1]["state"] == "rotating"
     rotate_key.rotate(str(crashed), old_key, NEW_KEY)
     assert rotate_key.read_epochs(str(crashed))[-1]["state"] == "complete"
-    for path in sorted(clean.rglob("*.parquet")):
-        rel = path.relative_to(clean)
-        assert counter(pq.read_table(crashed / rel).to_pylist()) == counter(
-            pq.read_table(path).to_pylist()), rel
+    for want, got, name in committed_pairs(clean, crashed):
+        assert counter(got) == counter(want), name
+
+
+# ---------------------------------------------------------------------------------------------
+# Delta Lake: the erasure reaches every byte, the transaction log included
+
+
+def victim_traces(before: Path, victims: set[str]) -> set[str]:
+    """What would identify the victims: their pseudonyms, event ids, and every free text of
+    theirs that appears in no other user's row (simulated users share template prompts)."""
+    traces, theirs, others = set(victims), set(), []
+    for table in ("interactions", "feedback"):
+        for rows in table_rows(before, table).values():
+            for r in rows:
+                if r["user_pseudonym"] in victims:
+                    traces.add(r["event_id"])
+                    theirs |= {r[c] for c in ("prompt", "response", "comment", "edited_response")
+                               if isinstance(r.get(c), str) and len(r[c]) >= 24}
+                else:
+                    others.extend(_strings(list(r.values())))
+    everyone_else = "\n".join(others)
+    return traces | {t for t in theirs if t not in everyone_else}
+
+
+def test_no_byte_under_the_warehouse_describes_an_erased_user(before_and_after, curated_warehouse):
+    before, after, _, _, _ = before_and_after
+    victims = {r["user_pseudonym"] for r in requests(before)}
+    raw_ids = {u for t in curated_warehouse.truth.values() for u in t["deletion_requests"]}
+    traces = victim_traces(before, victims)
+    assert len(traces - victims) > 10  # the victims wrote events and text of their own
+    record_dirs = {f"{t}/" for t in RECORD_TABLES}
+    # Parquet (data files and log checkpoints), decoded: nothing outside the request records.
+    assert files_mentioning(before, traces)
+    assert [f for f in files_mentioning(after, traces | raw_ids)
+            if not any(f.startswith(d) for d in record_dirs)] == []
+    # Every other file byte for byte (commit JSON, _last_checkpoint, locks, epochs, manifests):
+    # no trace at all, and no pseudonym outside the two record tables' own folders.
+    for path in sorted(after.rglob("*")):
+        if not path.is_file() or path.suffix == ".parquet" or path.name == "mlflow.db":
+            continue
+        data = path.read_bytes()
+        rel = path.relative_to(after).as_posix()
+        found = [t for t in traces | raw_ids if t.encode() in data]
+        assert found == [] or (any(rel.startswith(d) for d in record_dirs)
+                               and set(found) <= victims), (rel, found[:2])
+    # No commit older than the erasure's checkpoint is left to describe removed files.
+    for table in ("interactions", "feedback", "rejects", "dedup_index"):
+        log = sorted((after / table / "_delta_log").glob("*.json"))
+        checkpoint = json.loads((after / table / "_delta_log" / "_last_checkpoint").read_text())
+        assert int(log[0].stem) >= checkpoint["version"], table
+
+
+def test_free_text_and_id_columns_carry_no_statistics(before_and_after):
+    _, after, _, _, _ = before_and_after
+    for table in (*TABLES, erase.DELETIONS_TABLE):
+        dt = tables.open_table(str(after), table)
+        config = dt.metadata().configuration
+        assert config.get("delta.dataSkippingStatsColumns", "ts") == "ts" or config.get(
+            "delta.dataSkippingNumIndexedCols") == "0", table
+        actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+        stats = {c for c in actions.column_names if c.startswith(("min.", "max."))}
+        assert stats <= {"min.ts", "max.ts"}, (table, stats)
+        if table in ("interactions", "feedback") and actions.num_rows:
+            assert stats == {"min.ts", "max.ts"}  # the check sees statistics where they exist
+
+
+def test_erasure_racing_a_curation_commit_loses_neither(before_and_after, tmp_path, monkeypatch):
+    """A curation commit lands between erasure's read and its commit: erasure re-reads the new
+    files and removes the rows from them; the curation's commit stays in the history."""
+    before, after, _, _, _ = before_and_after
+    wh = tmp_path / "wh"
+    shutil.copytree(before, wh)
+    day = "2026-11-01"
+    real_rewrite = erase.rewrite_partitions
+    raced = []
+
+    def curation_commits_first(*args, **kwargs):
+        if not raced:  # a rerun of day 1 replaces the partition with the same rows, new files
+            for table in ("interactions", "feedback", "rejects", "dedup_index"):
+                copies = []
+                for path in table_files(wh, table, day):
+                    copy = Path(path).with_name(f"curate-rerun-{Path(path).name}")
+                    shutil.copy(path, copy)
+                    copies.append(str(copy))
+                raced.append(tables.commit(str(wh), table, add=copies, replace_day=day))
+        return real_rewrite(*args, **kwargs)
+
+    monkeypatch.setattr(erase, "rewrite_partitions", curation_commits_first)
+    summary = erase.erase(str(wh), tracking_uri=f"sqlite:///{wh / 'mlflow.db'}")
+    assert summary["completed_now"] == 2 and all(v is not None for v in raced)
+    for table in (*TABLES, erase.DELETIONS_TABLE):
+        got, want = table_rows(wh, table), table_rows(after, table)
+        for dt in want:
+            assert counter(got[dt]) == counter(want[dt]), f"{table} dt={dt}"
+    assert all("curate-rerun-" in p for p in table_files(wh, "interactions", day))

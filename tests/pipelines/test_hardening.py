@@ -25,9 +25,9 @@ from curation import datasets, inspect
 from feedback import simulate
 from pipelines import curate, landing, recover
 from pipelines.stages.read import FILE_TOO_LARGE, LINE_TOO_LONG, ReadConfig, read_lines
-from tests.conftest import REPO
-from warehouse import files as storage
-from warehouse import pseudonym
+from tests.conftest import REPO, table_files
+from tests.conftest import table_rows as committed_rows
+from warehouse import pseudonym, tables
 
 DAY = "2026-11-05"
 KEY = "hardening-test-key-7f3a9c2e41b8d605"
@@ -36,10 +36,7 @@ MAX_LINE = 64 * 1024
 
 
 def rows(wh, table, day=DAY):
-    out = []
-    for path in sorted(glob.glob(f"{wh}/{table}/dt={day}/*.parquet")):
-        out.extend(pq.read_table(path).to_pylist())
-    return out
+    return committed_rows(wh, table, day)
 
 
 def table_rows(wh, day=DAY):
@@ -184,8 +181,10 @@ def test_readers_skip_a_partition_that_is_not_a_date(hostile_day, tmp_path, caps
     _, curated, _ = hostile_day
     wh = tmp_path / "warehouse"
     shutil.copytree(curated, wh)
-    for table in curate.OUTPUT_TABLES:
-        shutil.copytree(wh / table / f"dt={DAY}", wh / table / "dt=20261102")
+    for table in curate.OUTPUT_TABLES:  # another Delta writer commits a laxly named partition
+        (wh / table / "dt=20261102").mkdir()
+        copies = [shutil.copy(f, wh / table / "dt=20261102") for f in table_files(wh, table, DAY)]
+        tables.commit(str(wh), table, add=copies, replace_day="20261102")
     assert inspect.main(["funnel", "--warehouse", str(wh)]) == 0
     assert inspect.main(["query", "--warehouse", str(wh), "--format", "csv",
                          "SELECT count(DISTINCT dt) AS days FROM interactions"]) == 0
@@ -214,28 +213,30 @@ def test_a_full_disk_mid_commit_is_one_line_and_the_rerun_heals(hostile_day, tmp
     wh = tmp_path / "warehouse"
     shutil.copytree(curated, wh)
     before = table_rows(wh)
-    real_move = storage.move_tree
-    moves = []
+    real_commit = tables.commit
+    commits = []
 
-    def full_disk(src, dst):
-        moves.append(src)
-        if len(moves) == 3:
-            raise OSError(28, "No space left on device", dst)
-        real_move(src, dst)
+    def full_disk(*a, **k):
+        commits.append(a[1])
+        if len(commits) == 3:  # two tables committed, the third's commit hits a full disk
+            raise OSError(28, "No space left on device", a[1])
+        return real_commit(*a, **k)
 
-    monkeypatch.setattr(storage, "move_tree", full_disk)
+    monkeypatch.setattr(tables, "commit", full_disk)
     config = curate.CurateConfig(read=ReadConfig(max_line_bytes=MAX_LINE))
     with pytest.raises(OSError):
         curate.run(argv(land, wh), config=config)
-    monkeypatch.setattr(storage, "move_tree", real_move)
-    # Readers refuse the half-swapped day rather than show it.
-    assert inspect.main(["funnel", "--warehouse", str(wh)]) != 0
-    assert "unfinished commit" in capsys.readouterr().err
-    with pytest.raises(datasets.DatasetError, match="unfinished commit"):
-        datasets.build_dataset(wh, DAY)
-    assert recover.main(["--warehouse", str(wh)]) == 0
-    assert inspect.main(["funnel", "--warehouse", str(wh)]) == 0
+    monkeypatch.setattr(tables, "commit", real_commit)
+    # Readers see the whole previous day: the unsealed commits of two tables are not read.
     assert table_rows(wh) == before
+    assert inspect.main(["funnel", "--warehouse", str(wh)]) == 0
+    capsys.readouterr()
+    assert recover.main(["--warehouse", str(wh)]) == 0
+    assert f"dt={DAY}: a run died between its table commits" in capsys.readouterr().out
+    curate.run(argv(land, wh), config=config)  # the rerun seals the day again
+    assert table_rows(wh) == before
+    assert recover.main(["--warehouse", str(wh)]) == 0
+    assert "died" not in capsys.readouterr().out
 
 
 def test_reading_is_bounded_by_the_line_cap_not_the_file():
@@ -339,3 +340,31 @@ def test_a_bad_pii_entity_is_one_sentence_naming_it(tmp_path, capsys):
                             "--pii-entities", "EMAIL_ADDRESS,PERSN"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "PERSN" in err[0] and "EMAIL_ADDRESS" in err[0]
+
+
+@pytest.mark.slow
+def test_two_runs_of_different_days_on_one_warehouse_both_commit(tmp_path):
+    """Two processes, two days, the same Delta tables: both commit, neither loses the other's.
+
+    The days are independent (other users, further apart than every look-back), so each must
+    hold exactly what a run alone writes, whichever commit lands first.
+    """
+    plain = tmp_path / "plain"
+    later = "2027-03-01"  # more than dedup_lookback_days after DAY
+    for day, seed in ((DAY, 11), (later, 12)):
+        simulate.simulate_day(landing=plain, date=day, users=6, seed=seed, model_versions=("v1",))
+    alone = tmp_path / "alone"
+    for day in (DAY, later):
+        assert curate.main(argv(plain, alone, day)) == 0
+    wh = tmp_path / "warehouse"
+    env = dict(os.environ, **{pseudonym.KEY_ENV: KEY, "PYTHONPATH": str(REPO)})
+    runs = [subprocess.Popen([sys.executable, "-m", "pipelines.curate", *argv(plain, wh, day)],
+                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for day in (DAY, later)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in runs]
+    assert [code for code, _ in results] == [0, 0], results
+    for day in (DAY, later):
+        assert table_rows(wh, day) == table_rows(alone, day)
+        assert table_rows(wh, day)["interactions"]
+        assert all(tables.open_table(str(wh), t).transaction_version(f"curate/{day}") == 1
+                   for t in curate.OUTPUT_TABLES)

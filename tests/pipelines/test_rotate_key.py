@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from governance import rotate_key
+from tests.conftest import table_files
 from warehouse import pseudonym
 
 NEW_KEY = b"rotated-key-not-secret-fedcba9876543210"
@@ -108,16 +109,19 @@ def test_cli_new_key_file_may_hold_the_whole_new_ring(wh, curated_warehouse, tmp
 
 def test_cli_storage_failure_is_one_error_line_and_resumes(wh, curated_warehouse, tmp_path,
                                                            capsys):
-    """A warehouse that cannot be written (here: a file where staging goes) ends in one line."""
+    """A warehouse that cannot be written (here: a folder where a re-keyed file goes) ends in
+    one line."""
     old = write_key(tmp_path / "old.key", curated_warehouse.key.encode())
     new = write_key(tmp_path / "new.key", NEW_KEY)
-    shutil.rmtree(wh / "_staging", ignore_errors=True)
-    (wh / "_staging").write_text("in the way")
+    first = table_files(wh, "interactions")[0]
+    fp = rotate_key.fingerprint([curated_warehouse.key.encode(), NEW_KEY])
+    in_the_way = Path(first).parent / f"{rotate_key.ROTATE_PREFIX}{fp[:12]}-{Path(first).name}"
+    in_the_way.mkdir()
     argv = ["--warehouse", str(wh), "--old-key-file", old, "--new-key-file", new]
     assert rotate_key.main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "rerun" in err[0]
     assert "Traceback" not in "\n".join(err)
-    (wh / "_staging").unlink()
+    in_the_way.rmdir()
     assert rotate_key.main(argv) == 0  # the interrupted rotation completes
     assert rotate_key.read_epochs(str(wh))[-1]["state"] == "complete"

@@ -1,81 +1,101 @@
-"""Atomic, idempotent partition commits and crash recovery."""
+"""Delta commits of a curated day: partition replacement, idempotency, crashes, orphans."""
 
 from __future__ import annotations
 
-import json
+import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse import files as storage
-from warehouse import journal, partitions
+from warehouse import partitions, schemas, tables
+
+TABLES = ("rejects", "stats")  # stats is the day's marker, committed last
 
 
-def stage(wh, run_id, table, values):
-    path = partitions.staging_dir(str(wh), run_id, table)
-    import os
+def write(wh, table, day, attempt, values):
+    """An attempt's file, as a Beam worker writes it: in the table folder, not committed."""
+    path = f"{partitions.attempt_prefix(str(wh), table, day, attempt)}-00000-of-00001.parquet"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if table == "stats":
+        rows = [{"run_id": attempt, "stage": "read", "metric": "out", "reason": "", "value": v}
+                for v in values]
+    else:
+        rows = [{"stage": "parse", "reason": "invalid_json", "source_line": v} for v in values]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schemas.TABLES[table]), path)
+    return path
 
-    os.makedirs(path, exist_ok=True)
-    pq.write_table(pa.table({"v": values}), f"{path}/part-0.parquet")
+
+def visible(wh, table, day):
+    column = "value" if table == "stats" else "source_line"
+    return sorted(v for p in partitions.partition_files(str(wh), table).get(day, [])
+                  for v in pq.read_table(p)[column].to_pylist())
 
 
-def read(wh, table, date):
-    return sorted(pq.read_table(partitions.partition_dir(str(wh), table, date))["v"].to_pylist())
+def curate(wh, day, attempt, values):
+    for table in TABLES:
+        write(wh, table, day, attempt, values)
+    return partitions.commit_day(str(wh), day, "run", attempt, TABLES)
 
 
 def test_commit_replaces_exactly_the_partition(tmp_path):
-    stage(tmp_path, "2026-11-01-a", "t", [1, 2])
-    partitions.commit(str(tmp_path), "2026-11-01-a", "2026-11-01", ["t"])
-    stage(tmp_path, "2026-11-02-a", "t", [5])
-    partitions.commit(str(tmp_path), "2026-11-02-a", "2026-11-02", ["t"])
-    stage(tmp_path, "2026-11-01-b", "t", [3])
-    partitions.commit(str(tmp_path), "2026-11-01-b", "2026-11-01", ["t"])
-    assert read(tmp_path, "t", "2026-11-01") == [3]
-    assert read(tmp_path, "t", "2026-11-02") == [5]
-    assert not (tmp_path / partitions.STAGING).exists() or not any((tmp_path / partitions.STAGING).iterdir())
-    assert sorted(partitions.partition_files(str(tmp_path), "t")) == ["2026-11-01", "2026-11-02"]
+    curate(tmp_path, "2026-11-01", "curate-a", [1, 2])
+    curate(tmp_path, "2026-11-02", "curate-b", [5])
+    curate(tmp_path, "2026-11-01", "curate-c", [3])
+    for table in TABLES:
+        assert visible(tmp_path, table, "2026-11-01") == [3]
+        assert visible(tmp_path, table, "2026-11-02") == [5]
+    # Time travel: the version before the replacement still reads the first commit.
+    old = tables.files_by_day(str(tmp_path), "rejects", version=1)
+    assert [os.path.basename(p) for p in old["2026-11-01"]] == ["curate-a-part-00000-of-00001.parquet"]
 
 
-def test_crash_before_journal_leaves_previous_state(tmp_path):
-    stage(tmp_path, "2026-11-01-a", "t", [1])
-    partitions.commit(str(tmp_path), "2026-11-01-a", "2026-11-01", ["t"])
-    stage(tmp_path, "2026-11-01-b", "t", [9, 9, 9])  # a run killed while writing staging
-    assert read(tmp_path, "t", "2026-11-01") == [1]
-    assert partitions.recover(str(tmp_path), "2026-11-01") == []
-    assert read(tmp_path, "t", "2026-11-01") == [1]
-    assert not (tmp_path / partitions.STAGING / "2026-11-01-b").exists()
+def test_a_retried_commit_adds_nothing(tmp_path):
+    for table in TABLES:
+        write(tmp_path, table, "2026-11-01", "curate-a", [1])
+    first = partitions.commit_attempt(str(tmp_path), "2026-11-01", "run", "curate-a", TABLES, txn=1)
+    again = partitions.commit_attempt(str(tmp_path), "2026-11-01", "run", "curate-a", TABLES, txn=1)
+    assert all(v is not None for v in first.values())
+    assert again == {t: None for t in TABLES}
+    assert tables.versions(str(tmp_path), TABLES) == first
 
 
-def test_crash_mid_swap_rolls_forward(tmp_path, monkeypatch):
-    stage(tmp_path, "2026-11-01-a", "t", [1])
-    stage(tmp_path, "2026-11-01-a", "u", [1])
-    partitions.commit(str(tmp_path), "2026-11-01-a", "2026-11-01", ["t", "u"])
-    stage(tmp_path, "2026-11-01-b", "t", [2])
-    stage(tmp_path, "2026-11-01-b", "u", [2])
-
-    real_move = storage.move_tree
-    calls = []
-
-    def dying_move(src, dst):
-        calls.append(src)
-        if len(calls) == 3:  # table t swapped, u's old partition moved to trash: crash
-            raise KeyboardInterrupt("killed")
-        real_move(src, dst)
-
-    monkeypatch.setattr(storage, "move_tree", dying_move)
-    with pytest.raises(KeyboardInterrupt):
-        partitions.commit(str(tmp_path), "2026-11-01-b", "2026-11-01", ["t", "u"])
-    monkeypatch.setattr(storage, "move_tree", real_move)
-    journals = list((tmp_path / journal.JOURNAL).glob("*.json"))
-    assert json.loads(journals[0].read_text())["run_id"] == "2026-11-01-b"
-    assert partitions.recover(str(tmp_path)) == ["2026-11-01-b"]
-    assert read(tmp_path, "t", "2026-11-01") == [2]
-    assert read(tmp_path, "u", "2026-11-01") == [2]
-    assert not list((tmp_path / journal.JOURNAL).glob("*.json"))
+def test_crash_before_commit_leaves_previous_state_and_the_next_run_deletes_its_files(tmp_path):
+    curate(tmp_path, "2026-11-01", "curate-a", [1])
+    dead = write(tmp_path, "rejects", "2026-11-01", "curate-dead", [9, 9, 9])  # killed here
+    other_day = write(tmp_path, "rejects", "2026-11-02", "curate-live", [7])  # another day's run
+    assert visible(tmp_path, "rejects", "2026-11-01") == [1]
+    assert partitions.clean_day(str(tmp_path), "2026-11-01", TABLES) == 1
+    assert not os.path.exists(dead)
+    assert os.path.exists(other_day)  # its run holds that day's lock: not ours to delete
+    assert visible(tmp_path, "rejects", "2026-11-01") == [1]
 
 
-def test_recover_spares_other_dates_staging(tmp_path):
-    stage(tmp_path, "2026-11-02-x", "t", [1])
-    partitions.recover(str(tmp_path), "2026-11-01")
-    assert (tmp_path / partitions.STAGING / "2026-11-02-x").exists()
+def test_crash_between_table_commits_is_invisible_until_the_day_is_sealed(tmp_path):
+    curate(tmp_path, "2026-11-01", "curate-a", [1])
+    curate(tmp_path, "2026-11-02", "curate-b", [4])
+    for table in TABLES:
+        write(tmp_path, table, "2026-11-01", "curate-c", [2])
+    # The run commits rejects, then dies before stats, its marker.
+    tables.commit(str(tmp_path), "rejects", add=partitions.attempt_files(
+        str(tmp_path), "rejects", "2026-11-01", "curate-c"), replace_day="2026-11-01",
+        app=(partitions.app_id("2026-11-01"), 2), metadata={"attempt": "curate-c"})
+    assert tables.files_by_day(str(tmp_path), "rejects")["2026-11-01"][0].endswith(
+        "curate-c-part-00000-of-00001.parquet")  # committed in the table itself
+    assert visible(tmp_path, "rejects", "2026-11-01") == [1]  # readers: the sealed day
+    assert visible(tmp_path, "rejects", "2026-11-02") == [4]  # other days unaffected
+    # The same attempt's commit, retried, skips rejects and seals the day.
+    done = partitions.commit_attempt(str(tmp_path), "2026-11-01", "run", "curate-c", TABLES, txn=2)
+    assert done["rejects"] is None and done["stats"] is not None
+    assert visible(tmp_path, "rejects", "2026-11-01") == [2]
+    assert visible(tmp_path, "stats", "2026-11-01") == [2]
+
+
+def test_a_file_without_the_tables_schema_is_refused(tmp_path):
+    folder = tmp_path / "rejects" / "dt=2026-11-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"v": [1]}), folder / "curate-x-part-00000-of-00001.parquet")
+    with pytest.raises(tables.SchemaMismatch, match="rejects"):
+        tables.commit(str(tmp_path), "rejects", add=[str(folder / "curate-x-part-00000-of-00001.parquet")],
+                      replace_day="2026-11-01")
+    assert tables.files_by_day(str(tmp_path), "rejects") == {}

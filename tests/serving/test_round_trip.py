@@ -18,11 +18,10 @@ import signal
 
 import httpx
 import openai
-import pyarrow.parquet as pq
 import pytest
 
 from feedback.contract import parse_line
-from tests.conftest import PSEUDONYM_KEY
+from tests.conftest import PSEUDONYM_KEY, table_rows
 from tests.serving.conftest import gateway_config, landing_lines, process_gateway, thread_gateway
 
 pytestmark = pytest.mark.slow
@@ -38,8 +37,7 @@ def curate(landing, warehouse) -> dict:
 
 
 def table(warehouse, name) -> list[dict]:
-    return [row for path in sorted(glob.glob(f"{warehouse}/{name}/dt=*/*.parquet"))
-            for row in pq.read_table(path).to_pylist()]
+    return table_rows(warehouse, name)  # through the Delta log
 
 
 def test_completion_and_thumbs_reach_the_warehouse_under_the_answering_version(warehouse, tmp_path):
