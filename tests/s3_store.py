@@ -15,6 +15,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,14 +77,18 @@ def moto_server() -> Iterator[str]:
     """Run moto's S3 server on 127.0.0.1; yield its endpoint URL; stop it on exit."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
+    # The server logs every request to stderr: into a file, never a pipe nobody drains (a full
+    # pipe blocks the server mid-request after a few hundred requests).
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                str(port)], stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if process.poll() is not None:
+                log.seek(0)
                 raise RuntimeError(f"moto server exited with {process.returncode}: "
-                                   f"{process.stderr.read().decode(errors='replace')[-500:]}")
+                                   f"{log.read().decode(errors='replace')[-500:]}")
             try:
                 httpx.get(f"{endpoint}/moto-api/", timeout=1.0)
                 break
@@ -100,6 +105,7 @@ def moto_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 @pytest.fixture(scope="session")

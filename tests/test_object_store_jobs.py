@@ -1,0 +1,194 @@
+"""Every job on an object store: landing and warehouse as ``s3://`` URLs on a real S3 server.
+
+simulate -> curate -> inspect -> dataset build -> training's reads -> erase -> rotate, against
+moto's standalone server on 127.0.0.1 (tests/s3_store.py). No job gets a flag for the store:
+the standard AWS variables the fixture sets are all they read. Small on purpose (a few users,
+two days): the local tests cover the rules; this one covers the storage.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import PSEUDONYM_KEY
+from tests.s3_store import S3Store
+
+DAYS = ("2026-11-01", "2026-11-02")
+USERS = 6
+SEED = 7
+NEW_KEY = b"rotated-key-not-secret-fedcba9876543210"
+RECORD_TABLES = ("deletion_requests", "deletions")  # keep the pseudonym by design
+
+
+def upload_landing(store: S3Store, local, prefix: str) -> None:
+    client = store.client()
+    for path in sorted(local.rglob("*")):
+        if path.is_file() and not path.relative_to(local).parts[0].startswith("_"):
+            client.upload_file(str(path), store.bucket, f"{prefix}/{path.relative_to(local).as_posix()}")
+
+
+def delta_rows(url: str, table: str) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(f"{url}/{table}").to_pyarrow_table().to_pylist()
+
+
+def inspect(url: str, *argv: str) -> str:
+    from curation import inspect as cli
+
+    out = io.StringIO()
+    assert cli.main(["--warehouse", url, "--format", "json", *argv], stdout=out) == 0
+    return out.getvalue()
+
+
+def strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bytes):
+        yield value.decode("latin-1")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from strings(k)
+            yield from strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings(v)
+
+
+def objects_mentioning(store: S3Store, prefix: str, needles: set[str]) -> dict[str, list[str]]:
+    """key -> needles found in it, over every object under prefix (Parquet decoded as well)."""
+    found = {}
+    for key in store.keys(prefix):
+        data = store.read(key)
+        hits = {n for n in needles if n.encode() in data}
+        if key.endswith(".parquet"):
+            rows = pq.read_table(io.BytesIO(data)).to_pylist()
+            texts = list(strings([list(r.values()) for r in rows]))
+            hits |= {n for n in needles if any(n in t for t in texts)}
+        if hits:
+            found[key] = sorted(hits)
+    return found
+
+
+@pytest.fixture
+def curated_on_s3(s3_store, tmp_path, monkeypatch):
+    """Two simulated days landed on S3 and curated into an S3 warehouse."""
+    from feedback import simulate
+    from pipelines import curate
+
+    monkeypatch.setenv("FLYWHEEL_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    local = tmp_path / "landing"
+    truth = {}
+    for index, day in enumerate(DAYS):
+        path = simulate.simulate_day(landing=local, date=day, users=USERS, seed=SEED,
+                                     model_versions=("v1",) if index == 0 else ("v1", "v2"))
+        truth[day] = json.loads(path.read_text())
+    upload_landing(s3_store, local, "landing")
+    landing, warehouse = s3_store.url("landing"), s3_store.url("warehouse")
+    for day in DAYS:
+        curate.run(["--landing", landing, "--warehouse", warehouse, "--date", day])
+    return s3_store, warehouse, truth
+
+
+@pytest.mark.slow
+def test_every_job_runs_on_s3_urls(curated_on_s3):
+    from curation.dataset_format import load_manifest
+    from curation.datasets import build_dataset
+    from governance import erase, rotate_key
+    from training import data, registry
+
+    store, wh, truth = curated_on_s3
+    keys = store.keys("warehouse/")
+    assert not [k for k in keys if not k.startswith("warehouse/")]
+    assert any(k.startswith("warehouse/interactions/_delta_log/") for k in keys)
+
+    # curate: every day's rows are in the Delta tables on the store, read through the log
+    interactions = delta_rows(wh, "interactions")
+    assert {r["dt"] for r in interactions} == set(DAYS)
+    assert len(interactions) > 10
+
+    # inspect: DuckDB over the tables' Arrow datasets, no extension downloaded
+    listed = {t["table"]: t for t in json.loads(inspect(wh, "tables"))}
+    assert listed["interactions"]["rows"] == len(interactions)
+    assert listed["interactions"]["partitions"] == len(DAYS)
+    [count] = json.loads(inspect(wh, "query", "SELECT count(*) AS n FROM feedback_events"))
+    assert count["n"] == len(delta_rows(wh, "feedback")) > 0
+
+    # dataset build on the store, read back by training (and listed by inspect)
+    dataset_id, folder = build_dataset(wh, DAYS[-1])
+    assert f"warehouse/datasets/{dataset_id}/manifest.json" in store.keys("warehouse/datasets/")
+    manifest = load_manifest(wh, dataset_id)
+    ref = data.resolve_dataset(wh, dataset_id)
+    sft = data.read_sft(ref, "train") + data.read_sft(ref, "eval")
+    prefs = data.read_preferences(ref, "train") + data.read_preferences(ref, "eval")
+    counts = manifest["counts"]
+    assert len(sft) == counts["sft"]["train"]["rows"] + counts["sft"]["eval"]["rows"] > 0
+    assert len(prefs) == counts["preferences"]["train"]["rows"] + counts["preferences"]["eval"]["rows"]
+    assert [m["dataset_id"] for m in json.loads(inspect(wh, "query",
+            "SELECT dataset_id FROM dataset_manifests"))] == [dataset_id]
+    with pytest.raises(registry.RegistryError, match="MLFLOW_TRACKING_URI"):
+        registry.tracking_uri(wh)
+
+    # erase: the day-2 requester's rows leave every object under the warehouse, log included
+    victims = {r["user_pseudonym"] for r in delta_rows(wh, "deletion_requests")}
+    raw_ids = {u for t in truth.values() for u in t["deletion_requests"]}
+    traces = set(victims)
+    for r in interactions:
+        if r["user_pseudonym"] in victims:
+            traces |= {r["event_id"], r["response"][:24]} if len(r["response"]) >= 24 else {r["event_id"]}
+    assert len(traces) > len(victims), "the requester wrote nothing before: a weak erasure test"
+    assert objects_mentioning(store, "warehouse/interactions/", traces)
+    summary = erase.erase(wh)
+    assert summary["requests_completed"] >= 1
+    left = objects_mentioning(store, "warehouse/", traces | raw_ids)
+    records = tuple(f"warehouse/{t}/" for t in RECORD_TABLES)
+    assert {k: v for k, v in left.items() if not k.startswith(records)} == {}
+    assert all(set(v) <= victims for v in left.values())  # the records keep the pseudonym only
+    assert not {r["user_pseudonym"] for r in delta_rows(wh, "interactions")} & victims
+    assert load_manifest(wh, dataset_id)["stale"] is True
+
+    # rotate: every pseudonym re-keyed in the tables and the dataset, the ring recorded on S3
+    before = {r["user_pseudonym"] for r in delta_rows(wh, "interactions")}
+    result = rotate_key.rotate(wh, PSEUDONYM_KEY.encode(), NEW_KEY)
+    assert result["rotated_files"] > 0 and not result["already_complete"]
+    after = {r["user_pseudonym"] for r in delta_rows(wh, "interactions")}
+    assert len(after) == len(before) and not after & before
+    assert load_manifest(wh, dataset_id)["key_fingerprint"]
+    epochs = json.loads(store.read("warehouse/_keys/epochs.json"))["epochs"]
+    assert epochs[-1]["state"] == "complete" and len(epochs) == 2
+
+
+def test_inspect_reads_delta_tables_and_manifests_on_s3_without_extensions(s3_store):
+    """DuckDB sees the Delta table (Arrow dataset) and the manifests (fsspec) on the store."""
+    import duckdb
+    import pyarrow as pa
+
+    from curation import views
+    from warehouse import files, schemas, tables
+
+    wh = s3_store.url("wh")
+    rows = pa.table({name: [None] * 2 for name in schemas.ALL_TABLES["stats"].names},
+                    schema=schemas.ALL_TABLES["stats"])
+    rows = rows.set_column(rows.schema.get_field_index("value"), "value", pa.array([3, 4]))
+    path = f"{tables.table_uri(wh, 'stats')}/dt=2026-11-01/part-0.parquet"
+    files.write_parquet(rows, path)
+    tables.ensure_table(wh, "stats")
+    tables.commit(wh, "stats", add=[path], replace_day="2026-11-01")
+    client = s3_store.client()
+    for dataset_id in ("abc", ".tmp-partial"):
+        client.put_object(Bucket=s3_store.bucket, Key=f"wh/datasets/{dataset_id}/manifest.json",
+                          Body=json.dumps({"as_of": "2026-11-01", "stale": False}).encode())
+    con = views.connect(wh)
+    day = datetime.date(2026, 11, 1)
+    assert con.sql("SELECT sum(value), min(dt) FROM stats").fetchone() == (7, day)
+    assert con.sql("SELECT dataset_id, as_of FROM dataset_manifests").fetchall() == [("abc", day)]
+    assert con.sql("SELECT count(*) FROM duckdb_extensions() WHERE loaded AND "
+                   "extension_name = 'httpfs'").fetchone() == (0,)
+    with pytest.raises(duckdb.Error):
+        con.sql("SELECT * FROM read_json_auto('s3://other-bucket/x.json')").fetchall()
