@@ -9,6 +9,7 @@ two days): the local tests cover the rules; this one covers the storage.
 from __future__ import annotations
 
 import datetime
+import gzip
 import io
 import json
 
@@ -65,6 +66,8 @@ def objects_mentioning(store: S3Store, prefix: str, needles: set[str]) -> dict[s
     found = {}
     for key in store.keys(prefix):
         data = store.read(key)
+        if key.endswith(".gz"):
+            data = gzip.decompress(data)
         hits = {n for n in needles if n.encode() in data}
         if key.endswith(".parquet"):
             rows = pq.read_table(io.BytesIO(data)).to_pylist()
@@ -121,7 +124,8 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
     assert count["n"] == len(delta_rows(wh, "feedback")) > 0
 
     # dataset build on the store, read back by training (and listed by inspect)
-    dataset_id, folder = build_dataset(wh, DAYS[-1])
+    # day 1's dataset holds the day-2 requester's rows: the erasure must reach it
+    dataset_id, folder = build_dataset(wh, DAYS[0])
     assert f"warehouse/datasets/{dataset_id}/manifest.json" in store.keys("warehouse/datasets/")
     manifest = load_manifest(wh, dataset_id)
     ref = data.resolve_dataset(wh, dataset_id)
@@ -144,8 +148,12 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
             traces |= {r["event_id"], r["response"][:24]} if len(r["response"]) >= 24 else {r["event_id"]}
     assert len(traces) > len(victims), "the requester wrote nothing before: a weak erasure test"
     assert objects_mentioning(store, "warehouse/interactions/", traces)
-    summary = erase.erase(wh)
-    assert summary["requests_completed"] >= 1
+    assert objects_mentioning(store, "landing/", raw_ids)
+    summary = erase.erase(wh, landing=store.url("landing"), key_ring=[PSEUDONYM_KEY.encode()])
+    assert summary["completed_now"] == len(victims) and summary["rows_removed"]["interactions"] > 0
+    assert summary["datasets_marked_stale"] == [dataset_id]
+    assert summary["landing"]["lines_removed"] > 0
+    assert objects_mentioning(store, "landing/", raw_ids) == {}  # the raw lines left the landing
     left = objects_mentioning(store, "warehouse/", traces | raw_ids)
     records = tuple(f"warehouse/{t}/" for t in RECORD_TABLES)
     assert {k: v for k, v in left.items() if not k.startswith(records)} == {}
@@ -192,3 +200,48 @@ def test_inspect_reads_delta_tables_and_manifests_on_s3_without_extensions(s3_st
                    "extension_name = 'httpfs'").fetchone() == (0,)
     with pytest.raises(duckdb.Error):
         con.sql("SELECT * FROM read_json_auto('s3://other-bucket/x.json')").fetchall()
+
+
+def test_training_on_an_s3_warehouse_keeps_its_registry_and_artifacts_local(s3_store, tmp_path,
+                                                                          monkeypatch):
+    """An object store holds no sqlite file: the registry is named, artifacts sit beside it."""
+    from training import data, registry
+
+    wh = s3_store.url("wh")
+    messages = [{"role": "user", "content": "hello there"},
+                {"role": "assistant", "content": "hello, how can I help?"}]
+    data.write_dataset(f"{wh}/datasets", "d1", sft={"train": [{"messages": messages}]})
+    ref = data.resolve_dataset(wh, "d1")
+    assert data.read_sft(ref, "train") == [messages]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(registry.RegistryError, match="MLFLOW_TRACKING_URI"):
+        registry.tracking_uri(wh)
+    db = tmp_path / "registry" / "mlflow.db"
+    db.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "meta.json").write_text(json.dumps({"dataset_id": "d1"}))
+    registered = registry.log_and_register(
+        wh, model_name="flywheel-sft", model_dir=model_dir, kind="sft", params={}, metrics={},
+        dataset=ref, tags={"dataset_id": "d1"})
+    assert registered["artifact_uri"].startswith((tmp_path / "registry" / "mlruns").as_uri())
+    local = registry.local_model_dir(registry.get_version(
+        registry.connect(wh), "flywheel-sft", registered["version"]))
+    assert json.loads((local / "meta.json").read_text()) == {"dataset_id": "d1"}
+    assert not [k for k in s3_store.keys() if "mlflow" in k or "mlruns" in k]
+
+
+def test_gzip_objects_move_as_stored(s3_store):
+    """Beam's default would gunzip a .gz object on read and gzip it again on write: landing
+    erasure then judged every .jsonl.gz on S3 damaged and could not erase a line of it."""
+    import hashlib
+
+    from warehouse import files
+
+    payload = gzip.compress(b'{"event_type": "interaction"}\n')
+    files.atomic_write(s3_store.url("landing/dt=2026-11-01/a.jsonl.gz"), payload)
+    assert s3_store.read("landing/dt=2026-11-01/a.jsonl.gz") == payload
+    assert files.read_bytes(s3_store.url("landing/dt=2026-11-01/a.jsonl.gz")) == payload
+    assert files.sha256_file(s3_store.url("landing/dt=2026-11-01/a.jsonl.gz")) == hashlib.sha256(
+        payload).hexdigest()

@@ -129,7 +129,7 @@ def write_dataset(
     preference rows need prompt, chosen and rejected. Other columns are kept when the format has
     them, null otherwise.
     """
-    folder = Path(root) / dataset_id
+    folder = storage.path(root) / dataset_id
     counts, files = {}, {}
     for kind, splits in (("sft", sft), ("preferences", preferences)):
         splits = splits or {}

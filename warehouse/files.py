@@ -39,6 +39,14 @@ def filesystems():
     return FileSystems
 
 
+def _as_stored():
+    """Beam's "no compression": its default (AUTO) would gunzip a ``.gz`` object on read and gzip
+    it again on write; these helpers move bytes as they are stored."""
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return CompressionTypes.UNCOMPRESSED
+
+
 def is_url(location) -> bool:
     return "://" in str(location)
 
@@ -116,7 +124,7 @@ def atomic_write(path: str, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path = str(path)
     if "://" in path:
-        with filesystems().create(path) as handle:
+        with filesystems().create(path, compression_type=_as_stored()) as handle:
             handle.write(payload)
         return
     folder, name = os.path.split(path)
@@ -138,7 +146,7 @@ def read_bytes(path: str) -> bytes:
     if "://" not in path:
         with open(path, "rb") as handle:
             return handle.read()
-    with filesystems().open(path) as handle:
+    with filesystems().open(path, compression_type=_as_stored()) as handle:
         return handle.read()
 
 
@@ -146,7 +154,7 @@ def sha256_file(path: str) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
     path = str(path)
-    with (open(path, "rb") if "://" not in str(path) else filesystems().open(path)) as handle:
+    with (open(path, "rb") if "://" not in str(path) else filesystems().open(path, compression_type=_as_stored())) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
