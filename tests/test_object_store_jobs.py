@@ -142,16 +142,25 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
     # erase: the day-2 requester's rows leave every object under the warehouse, log included
     victims = {r["user_pseudonym"] for r in delta_rows(wh, "deletion_requests")}
     raw_ids = {u for t in truth.values() for u in t["deletion_requests"]}
+    # What identifies the requesters: pseudonyms, event ids and text no other user wrote
+    # (the simulator's answers share templates, so a common phrase is no trace).
+    others = " ".join(f"{r['prompt']} {r['response']}" for r in interactions
+                      if r["user_pseudonym"] not in victims)
     traces = set(victims)
     for r in interactions:
         if r["user_pseudonym"] in victims:
-            traces |= {r["event_id"], r["response"][:24]} if len(r["response"]) >= 24 else {r["event_id"]}
+            traces.add(r["event_id"])
+            traces |= {text[:24] for text in (r["prompt"], r["response"])
+                       if len(text) >= 24 and text[:24] not in others}
     assert len(traces) > len(victims), "the requester wrote nothing before: a weak erasure test"
     assert objects_mentioning(store, "warehouse/interactions/", traces)
     assert objects_mentioning(store, "landing/", raw_ids)
+    held = {k for k, v in objects_mentioning(store, f"warehouse/datasets/{dataset_id}/",
+                                             victims).items() if k.endswith(".parquet")}
+    print("dataset files holding the requester:", sorted(held))
     summary = erase.erase(wh, landing=store.url("landing"), key_ring=[PSEUDONYM_KEY.encode()])
     assert summary["completed_now"] == len(victims) and summary["rows_removed"]["interactions"] > 0
-    assert summary["datasets_marked_stale"] == [dataset_id]
+    assert summary["datasets_marked_stale"] == ([dataset_id] if held else [])
     assert summary["landing"]["lines_removed"] > 0
     assert objects_mentioning(store, "landing/", raw_ids) == {}  # the raw lines left the landing
     left = objects_mentioning(store, "warehouse/", traces | raw_ids)
@@ -159,7 +168,11 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
     assert {k: v for k, v in left.items() if not k.startswith(records)} == {}
     assert all(set(v) <= victims for v in left.values())  # the records keep the pseudonym only
     assert not {r["user_pseudonym"] for r in delta_rows(wh, "interactions")} & victims
-    assert load_manifest(wh, dataset_id)["stale"] is True
+    assert load_manifest(wh, dataset_id)["stale"] is bool(held)
+    deletions = json.loads(inspect(wh, "deletions"))
+    assert {d["user_pseudonym"] for d in deletions} == victims
+    assert {d["status"] for d in deletions} == {"completed"}
+    assert sum(d["rows_removed"] for d in deletions) > 0
 
     # rotate: every pseudonym re-keyed in the tables and the dataset, the ring recorded on S3
     before = {r["user_pseudonym"] for r in delta_rows(wh, "interactions")}
@@ -245,3 +258,29 @@ def test_gzip_objects_move_as_stored(s3_store):
     assert files.read_bytes(s3_store.url("landing/dt=2026-11-01/a.jsonl.gz")) == payload
     assert files.sha256_file(s3_store.url("landing/dt=2026-11-01/a.jsonl.gz")) == hashlib.sha256(
         payload).hexdigest()
+
+
+def test_erasure_rewrites_a_dataset_on_s3_and_marks_it_stale(s3_store):
+    """The erasure's dataset step on the store: rows dropped in place, manifest re-hashed."""
+    import hashlib
+
+    from curation.dataset_format import load_manifest
+    from governance import erase_downstream
+    from training import data
+
+    wh = s3_store.url("wh")
+    messages = [{"role": "user", "content": "hello there"},
+                {"role": "assistant", "content": "hello, how can I help?"}]
+    data.write_dataset(f"{wh}/datasets", "d1", sft={"train": [
+        {"messages": messages, "user_pseudonym": "u_gone"},
+        {"messages": messages, "user_pseudonym": "u_kept"}]})
+    hits = erase_downstream.find_dataset_rows(wh, {"u_gone"}, ("user_pseudonym",))
+    assert hits == {"d1": {"sft/train.parquet": {"u_gone"}}}
+    removed = erase_downstream.scrub_datasets(wh, hits, {"u_gone"}, [], {}, "2026-11-03",
+                                              columns=("user_pseudonym",), compression="zstd")
+    assert removed == 1
+    body = s3_store.read("wh/datasets/d1/sft/train.parquet")
+    assert pq.read_table(io.BytesIO(body)).column("user_pseudonym").to_pylist() == ["u_kept"]
+    manifest = load_manifest(wh, "d1")
+    assert manifest["stale"] is True
+    assert manifest["files"]["sft/train.parquet"] == hashlib.sha256(body).hexdigest()
