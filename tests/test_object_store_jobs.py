@@ -157,7 +157,6 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
     assert objects_mentioning(store, "landing/", raw_ids)
     held = {k for k, v in objects_mentioning(store, f"warehouse/datasets/{dataset_id}/",
                                              victims).items() if k.endswith(".parquet")}
-    print("dataset files holding the requester:", sorted(held))
     summary = erase.erase(wh, landing=store.url("landing"), key_ring=[PSEUDONYM_KEY.encode()])
     assert summary["completed_now"] == len(victims) and summary["rows_removed"]["interactions"] > 0
     assert summary["datasets_marked_stale"] == ([dataset_id] if held else [])
