@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation import rules
 from feedback.contract import MESSAGE_TYPE
+from warehouse import files as storage
 from warehouse.files import atomic_write, sha256_file
 
 DATASETS_DIR = "datasets"
@@ -113,11 +113,8 @@ def split_table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
 
 def write_split(folder: Path, kind: str, split: str, rows: list[dict[str, Any]]) -> str:
     """Write one split file (atomically); returns its sha256 for the manifest's ``files``."""
-    path = Path(folder) / split_relpath(kind, split)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(split_table(kind, rows), tmp, **PARQUET_OPTIONS)
-    os.replace(tmp, path)
+    path = str(storage.path(folder) / split_relpath(kind, split))
+    storage.write_parquet(split_table(kind, rows), path, **PARQUET_OPTIONS)
     return sha256_file(path)
 
 
@@ -138,11 +135,11 @@ def manifest_text(manifest: dict[str, Any]) -> str:
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write manifest.json atomically (readers see the old one or the new one)."""
-    atomic_write(str(Path(folder) / MANIFEST), manifest_text(manifest))
+    atomic_write(str(storage.path(folder) / MANIFEST), manifest_text(manifest))
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    path = Path(folder) / MANIFEST
+    path = storage.path(folder) / MANIFEST
     if not path.is_file():
         raise DatasetError(f"no {MANIFEST} in {folder} (build it with `python -m curation.datasets build`)")
     return json.loads(path.read_text())
@@ -154,8 +151,8 @@ def is_stale(manifest: dict[str, Any]) -> bool:
 
 def dataset_dirs(warehouse: str | os.PathLike) -> list[Path]:
     """Folders of every complete dataset (builds in progress start with '.' and are skipped)."""
-    root = Path(warehouse) / DATASETS_DIR
-    if "://" in str(warehouse) or not root.is_dir():
+    root = storage.path(warehouse) / DATASETS_DIR
+    if not root.is_dir():
         return []
     return sorted(d for d in root.iterdir()
                   if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file())
@@ -169,7 +166,7 @@ def list_datasets(warehouse: str | os.PathLike) -> list[dict[str, Any]]:
 
 def dataset_dir(warehouse: str | os.PathLike, dataset_id: str) -> Path:
     """The folder of a complete dataset; DatasetError naming the known ids otherwise."""
-    path = Path(warehouse) / DATASETS_DIR / dataset_id
+    path = storage.path(warehouse) / DATASETS_DIR / dataset_id
     if dataset_id.startswith(".") or "/" in dataset_id or not (path / MANIFEST).is_file():
         known = ", ".join(m["dataset_id"] for m in list_datasets(warehouse)) or "none"
         raise DatasetError(f"unknown dataset id '{dataset_id}' (known: {known})")
@@ -186,13 +183,13 @@ def mark_stale(folder: Path, *, reason: str, erased_pseudonym_count: int, as_of:
     ``files`` hashes follow the files as they are now; the id and ``counts`` keep describing the
     dataset as built, so lineage still finds it.
     """
-    folder = Path(folder)
+    folder = storage.path(folder)
     before = read_manifest(folder)
     manifest = {**before, "stale": True, "stale_reason": reason, ERASED_KEY: True,
                 "erased_pseudonym_count": erased_pseudonym_count}
     manifest.setdefault("stale_since", as_of)
     if isinstance(manifest.get("files"), dict):
-        manifest["files"] = {rel: sha256_file(folder / rel) for rel in manifest["files"] if (folder / rel).is_file()}
+        manifest["files"] = {rel: sha256_file(str(folder / rel)) for rel in manifest["files"] if (folder / rel).is_file()}
     if manifest_text(manifest) != manifest_text(before):
         write_manifest(folder, manifest)
     return manifest

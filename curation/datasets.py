@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation import rules
 from curation.dataset_format import (
@@ -48,6 +47,7 @@ from curation.dataset_format import (
 )
 from curation.pairs import DatasetConfig, build_rows
 from warehouse import days, umask
+from warehouse import files as storage
 
 DEFAULT_CONFIG = DatasetConfig()
 __all__ = ["DatasetConfig", "DatasetError", "MANIFEST", "build_dataset", "list_datasets", "load_manifest"]
@@ -97,7 +97,7 @@ def _partition_files(warehouse: Path, plan) -> list[tuple[str, Path]]:
     out = []
     for dt, paths in partitions.plan_files(str(warehouse), plan).items():
         if days.is_day(dt):  # a partition that is not a day is not read (views warn about it)
-            out.extend((dt, Path(p)) for p in paths)
+            out.extend((dt, storage.path(p)) for p in paths)
     return out
 
 
@@ -120,7 +120,7 @@ def _source_files(warehouse: Path, as_of: date, start: date, plans: dict[str, An
 
 
 def _read(source: SourceFile, columns: list[str]) -> list[dict[str, Any]]:
-    parquet = pq.ParquetFile(source.path)
+    parquet = storage.parquet_file(source.path)
     missing = [c for c in columns if c not in parquet.schema_arrow.names]
     if missing:
         raise DatasetError(
@@ -135,7 +135,7 @@ def _read(source: SourceFile, columns: list[str]) -> list[dict[str, Any]]:
 
 def _row_digests(path: Path) -> list[str]:
     """One digest per row over every column: the partition's content, whatever its file layout."""
-    rows = pq.read_table(path).to_pylist()
+    rows = storage.read_parquet(path).to_pylist()
     return [hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
             for row in rows]
 
@@ -226,7 +226,7 @@ def build_dataset(
     folder renamed into place, so readers never see half a dataset.
     """
     config.validate()
-    warehouse = Path(warehouse)
+    warehouse = storage.path(warehouse)
     if not warehouse.is_dir():
         raise DatasetError(f"warehouse {warehouse} is not a directory")
     as_of_day = as_of if isinstance(as_of, date) else _parse_day(as_of)
@@ -280,8 +280,10 @@ def _write(root: Path, dataset_id: str, rows, identity: dict, inputs: Inputs, pl
     """Write the dataset's splits and manifest into ``root/dataset_id`` (renamed into place)."""
     sft_rows, pref_rows = rows
     final = root / dataset_id
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
+    # An object store has no folder rename: there the files go straight into place and the
+    # manifest, written last, publishes the dataset (a folder without one is never listed).
+    remote = storage.is_url(root)
+    tmp = final if remote else root / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
     try:
         files = {}
         for kind, kind_rows, order in (("sft", sft_rows, _sort_sft), ("preferences", pref_rows, _sort_pref)):
@@ -292,13 +294,14 @@ def _write(root: Path, dataset_id: str, rows, identity: dict, inputs: Inputs, pl
                     "files": files, "stale": False}
         write_manifest(tmp, manifest)
         try:
-            os.rename(tmp, final)
+            if not remote:
+                os.rename(tmp, final)
         except OSError:
             if not (final / MANIFEST).exists():
                 raise
             # Another build of the same id won the race; its bytes are the same as ours.
     finally:
-        if tmp.exists():
+        if not remote and tmp.exists():
             shutil.rmtree(tmp)
     return final
 

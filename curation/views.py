@@ -127,16 +127,22 @@ def _manifests_glob(root: str) -> str:
     return f"{root}/{DATASETS}/[!.]*/manifest.json"
 
 
-def _load_remote_support(con: duckdb.DuckDBPyConnection, root: str) -> None:
+def register_store(con: duckdb.DuckDBPyConnection, root: str) -> None:
+    """Let DuckDB list and read ``root``'s objects (dataset manifests) through fsspec (s3fs,
+    gcsfs, adlfs): no DuckDB extension is installed or downloaded. The tables themselves come
+    from delta-rs as Arrow datasets; the client reads the standard cloud variables."""
+    import fsspec
+
     scheme = root.split("://", 1)[0]
     try:
-        con.execute("LOAD httpfs")
-    except duckdb.Error as exc:
+        filesystem = fsspec.filesystem(scheme, use_listings_cache=False, skip_instance_cache=True)
+    except (ImportError, ValueError) as exc:
         raise WarehouseError(
-            f"reading dataset manifests of a {scheme}:// warehouse needs DuckDB's httpfs "
-            f"extension, which is not available here (run `INSTALL httpfs` once on a machine with "
-            f"network access): {str(exc).splitlines()[0]}"
-        ) from None
+            f"cannot read a {scheme}:// warehouse's dataset manifests: no fsspec filesystem for "
+            f"{scheme}:// ({one_line(exc)}); install its package (s3fs, gcsfs or adlfs)") from None
+    if not con.filesystem_is_registered(filesystem.protocol if isinstance(filesystem.protocol, str)
+                                        else filesystem.protocol[0]):
+        con.register_filesystem(filesystem)
 
 
 def _files(con: duckdb.DuckDBPyConnection, pattern: str) -> list[str]:
@@ -206,7 +212,9 @@ def _check_warehouse(con: duckdb.DuckDBPyConnection, root: str,
     reads = {table: _read_table(root, table, storage_options, marker)
              for table in [*PARTITIONED_TABLES, DEPLOYMENTS]}
     found: dict[str, Any] = dict(reads)
-    found[DATASETS] = _files(con, _manifests_glob(root)) if not is_remote(root) else []
+    if is_remote(root):
+        register_store(con, root)
+    found[DATASETS] = _files(con, _manifests_glob(root))
     if not any(r.plan.version is not None for r in reads.values()) and not found[DATASETS]:
         if not is_remote(root) and list(Path(root).glob("*/dt=*/*.parquet")):
             raise WarehouseError(
@@ -361,8 +369,6 @@ def create_views(
                                persistent, config)
         con.execute(f"CREATE OR REPLACE VIEW {DEPLOYMENTS} AS SELECT * EXCLUDE (dt) FROM ({select})")
     if found[DATASETS]:
-        if is_remote(root):
-            _load_remote_support(con, root)
         try:
             con.execute(
                 f"CREATE OR REPLACE VIEW {DATASET_VIEW} AS SELECT "
@@ -390,6 +396,10 @@ def connect(
     back, and ``run_query`` refuses anything but SELECT (see module docstring).
     """
     con = duckdb.connect(":memory:")
+    # Nothing is fetched at run time: an object-store warehouse is read through delta-rs and
+    # fsspec (``register_store``), never through an extension DuckDB would download.
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
     if config.threads:
         con.execute(f"SET threads = {int(config.threads)}")
     if config.memory_limit:

@@ -50,7 +50,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from apache_beam.io.filesystems import FileSystems
 
 from curation import dataset_format
 
@@ -250,7 +249,7 @@ def _load_plans(wh: str) -> dict[str, dict]:
     """pseudonym -> what an interrupted run measured before it changed anything."""
     merged: dict[str, dict] = {}
     for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
-        with FileSystems.open(path) as handle:
+        with storage.filesystems().open(path) as handle:
             for user, entry in json.loads(handle.read().decode())["users"].items():
                 merged.setdefault(user, entry)
     return merged
@@ -259,7 +258,7 @@ def _load_plans(wh: str) -> dict[str, dict]:
 def _write_plan(wh: str, plan_id: str, users: dict[str, dict]) -> str:
     path = _plan_path(wh, plan_id)
     storage.ensure_parent(path)
-    with FileSystems.create(path) as handle:
+    with storage.filesystems().create(path) as handle:
         handle.write(json.dumps({"plan_id": plan_id, "users": users}, sort_keys=True).encode())
     return path
 
@@ -380,7 +379,7 @@ def _erase_locked(wh: str, as_of: str, config: EraseConfig, tracking_uri: str | 
     # 7. physical removal: vacuum, checkpoint, log clean-up (also of an earlier run's leftovers)
     forgotten = forget_removed(wh, config) if (pending or hits) else {}
     for path in storage.list_files(storage.join(wh, PLAN_DIR, "plan-*.json")):
-        FileSystems.delete([path])
+        storage.filesystems().delete([path])
 
     summary = {
         "as_of": as_of,

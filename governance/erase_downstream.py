@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curation.dataset_format import (
     DATASETS_DIR,
@@ -24,6 +23,7 @@ from curation.dataset_format import (
     dataset_dirs,
     mark_stale,
 )
+from warehouse import files as storage
 
 ERASED_TAG = "contains_erased_user_data"
 STALE_REASON = "contains_erased_user_data"
@@ -51,11 +51,11 @@ def find_dataset_rows(wh: str, erased: set[str],
     values = pa.array(sorted(erased), pa.string())
     for folder in dataset_dirs(wh):
         for path in sorted(folder.rglob("*.parquet")):
-            names = pq.ParquetFile(path).schema_arrow.names
+            names = storage.parquet_file(path).schema_arrow.names
             present = [c for c in columns if c in names]
             if not present:
                 continue
-            table = pq.read_table(path, columns=present)
+            table = storage.read_parquet(path, present)
             users = set()
             for column in present:
                 users |= set(table[column].filter(member_mask(table[column], values)).to_pylist())
@@ -71,7 +71,7 @@ def scrub_dataset(folder: Path, files: list[str], erased: set[str], columns: Ite
     removed = 0
     for relative in files:
         path = folder / relative
-        table = pq.read_table(path)
+        table = storage.read_parquet(path)
         mask = None
         for column in columns:
             if column in table.column_names:
@@ -81,9 +81,7 @@ def scrub_dataset(folder: Path, files: list[str], erased: set[str], columns: Ite
             continue
         kept = table.filter(pc.invert(mask))
         removed += table.num_rows - kept.num_rows
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(kept, tmp, compression=compression)
-        os.replace(tmp, path)
+        storage.write_parquet(kept, path, compression=compression)
     return removed
 
 
@@ -102,7 +100,7 @@ def scrub_datasets(wh: str, dataset_hits: dict[str, dict[str, set[str]]], erased
             holders[dataset_id] += 1
     removed = 0
     for dataset_id in sorted(set(holders) | set(dataset_hits)):
-        folder = Path(wh) / DATASETS_DIR / dataset_id
+        folder = storage.path(wh) / DATASETS_DIR / dataset_id
         if not (folder / MANIFEST).is_file():
             continue  # deleted since: nothing left to mark
         files = sorted(dataset_hits.get(dataset_id, {}))

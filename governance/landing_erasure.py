@@ -12,13 +12,17 @@ anywhere (the summaries hold counts and dates only).
 * ``apply_retention``: landing days more than N days before the reference day are deleted, but
   only days that are curated (the warehouse has a committed partition for them).
 
-Both work on local landing folders (see docs/governance.md). ``governance.erase`` calls them.
+Both work on local folders and on object stores (``s3://``...: ``warehouse.files.path``): there
+a rewrite is one PUT of the whole new object, which readers see whole or not at all, and a day
+is deleted object by object (a reader listing it meanwhile sees fewer files, never a part of
+one). ``governance.erase`` calls them (see docs/governance.md).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -32,6 +36,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from warehouse import files as storage
 from warehouse import partitions, pseudonym
 
 log = logging.getLogger("governance.landing_erasure")
@@ -68,29 +73,28 @@ class LandingError(RuntimeError):
 
 
 def landing_root(landing: str) -> Path:
-    """The landing root as a resolved local folder; LandingError when it is not one."""
-    if "://" in landing:
-        raise LandingError(f"landing erasure and retention work on local folders only, not "
-                           f"{landing}; run them where the landing zone is mounted")
-    root = Path(landing)
+    """The landing root as a resolved local folder or a URL path; LandingError when it is
+    not one."""
+    root = storage.path(landing)
     if not root.is_dir():
         raise LandingError(f"landing {landing} is not a directory; pass the landing root "
                            "(the folder holding dt=YYYY-MM-DD/)")
-    return root.resolve()
+    return root if storage.is_url(landing) else root.resolve()
 
 
 def landing_files(landing: str, config: LandingConfig = LandingConfig()) -> list[Path]:
     """Every regular landing file of ``dt=*/`` with a landing suffix; a symlink counts as its
     target when that stays inside the landing root, and is skipped when it leaves it."""
     root = landing_root(landing)
+    remote = storage.is_url(landing)  # an object store has no symlinks
     found: set[Path] = set()
     for day in sorted(root.glob("dt=*")):
-        if day.is_symlink() or not day.is_dir():
+        if (not remote and day.is_symlink()) or not day.is_dir():
             continue
         for path in sorted(day.iterdir()):
             if not path.name.endswith(config.suffixes):
                 continue
-            if path.is_symlink():
+            if not remote and path.is_symlink():
                 path = path.resolve()
                 if not path.is_relative_to(root):
                     continue
@@ -146,6 +150,9 @@ def line_user_ids(line: bytes) -> set[str]:
 
 
 def _open(path: Path) -> BinaryIO:
+    if storage.is_url(path):  # one GET; segments are at most tens of MiB
+        raw = io.BytesIO(storage.read_bytes(path))
+        return gzip.GzipFile(fileobj=raw, mode="rb") if path.name.endswith(".gz") else raw
     return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
@@ -182,23 +189,17 @@ def _tmp_path(path: Path) -> Path:
 
 def rewrite_without(path: Path, drop: set[int], config: LandingConfig = LandingConfig()) -> None:
     """Replace ``path`` by a copy without the lines numbered ``drop``; atomic, same mode."""
+    if storage.is_url(path):
+        buffer = io.BytesIO()
+        _copy_without(path, drop, buffer, config)
+        storage.atomic_write(str(path), buffer.getvalue())  # one PUT
+        return
     tmp = _tmp_path(path)
     mode = stat.S_IMODE(path.stat().st_mode)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as raw_out:
-            out = (gzip.GzipFile(filename="", mode="wb", fileobj=raw_out, mtime=0,
-                                 compresslevel=config.gzip_level)
-                   if path.name.endswith(".gz") else raw_out)
-            with _open(path) as src:
-                number = 1
-                while chunk := src.readline(config.chunk_bytes):
-                    if number not in drop:
-                        out.write(chunk)
-                    if chunk.endswith(b"\n"):
-                        number += 1
-            if out is not raw_out:
-                out.close()  # writes the gzip trailer into raw_out
+            _copy_without(path, drop, raw_out, config)
             raw_out.flush()
             os.fsync(raw_out.fileno())
         os.chmod(tmp, mode)
@@ -208,8 +209,26 @@ def rewrite_without(path: Path, drop: set[int], config: LandingConfig = LandingC
         raise
 
 
+def _copy_without(path: Path, drop: set[int], raw_out: BinaryIO, config: LandingConfig) -> None:
+    """``path``'s lines but those numbered ``drop`` into ``raw_out`` (recompressed for .gz)."""
+    out = (gzip.GzipFile(filename="", mode="wb", fileobj=raw_out, mtime=0,
+                         compresslevel=config.gzip_level)
+           if path.name.endswith(".gz") else raw_out)
+    with _open(path) as src:
+        number = 1
+        while chunk := src.readline(config.chunk_bytes):
+            if number not in drop:
+                out.write(chunk)
+            if chunk.endswith(b"\n"):
+                number += 1
+    if out is not raw_out:
+        out.close()  # writes the gzip trailer into raw_out
+
+
 def _clear_debris(root: Path) -> None:
     """Temporary files of a rewrite, and days half deleted, that a killed run left."""
+    if storage.is_url(root):
+        return  # object-store rewrites and deletions leave no temporary files
     for tmp in root.glob(f"dt=*/{TMP_PREFIX}*{TMP_SUFFIX}"):
         tmp.unlink(missing_ok=True)
     for folder in root.glob(f".dt=*{DELETING_SUFFIX}"):
@@ -296,9 +315,12 @@ def apply_retention(landing: str, wh: str, as_of: str, retention_days: int,
             log.warning("landing day %s is past retention but not curated; kept (curate it "
                         "or delete it by hand)", day.isoformat())
             continue
-        doomed = folder.with_name(f".{folder.name}{DELETING_SUFFIX}")
-        os.replace(folder, doomed)
-        shutil.rmtree(doomed)
+        if storage.is_url(folder):
+            folder.fs.rm(folder.path, recursive=True)
+        else:
+            doomed = folder.with_name(f".{folder.name}{DELETING_SUFFIX}")
+            os.replace(folder, doomed)
+            shutil.rmtree(doomed)
         deleted.append(day.isoformat())
     return {"as_of": as_of, "retention_days": retention_days, "cutoff": cutoff.isoformat(),
             "days_deleted": deleted, "days_kept_uncurated": kept_uncurated}

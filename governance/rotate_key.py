@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from curation import dataset_format
 from governance import erase
@@ -133,7 +131,7 @@ def _rotate_day(wh: str, table: str, day: str, new_key: bytes, new_fp: str,
 
 
 def _read(path: str) -> bytes:
-    with FileSystems.open(path) as handle:
+    with storage.filesystems().open(path) as handle:
         return handle.read()
 
 
@@ -208,9 +206,7 @@ def rotate(wh: str, old_key: bytes | list[bytes], new_key: bytes,
             data = path.read_bytes()
             if _file_fingerprint(data) == new_fp:
                 continue
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(_rekeyed_bytes(data, new_key, new_fp, config))
-            os.replace(tmp, path)
+            storage.atomic_write(str(path), _rekeyed_bytes(data, new_key, new_fp, config))
             rotated["datasets"] += 1
         if isinstance(manifest.get("files"), dict):
             manifest["files"] = {rel: storage.sha256_file(str(folder / rel)) for rel in manifest["files"]

@@ -29,7 +29,6 @@ from datetime import timedelta
 
 import apache_beam as beam
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from feedback.contract import ContractLimits
@@ -39,6 +38,7 @@ from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
 from pipelines.stages import REJECTS, STAGES, ReadConfig
 from warehouse import days, partitions, pseudonym, tables, umask
+from warehouse import files as storage
 
 log = logging.getLogger("pipelines.curate")
 
@@ -183,7 +183,7 @@ def attempt_run_id(attempt: str) -> str:
 def read_staged_stats(wh: str, day: str, attempt: str) -> list[dict]:
     rows = []
     for path in partitions.attempt_files(wh, "stats", day, attempt):
-        with FileSystems.open(path) as handle:
+        with storage.filesystems().open(path) as handle:
             rows.extend(pq.read_table(io.BytesIO(handle.read())).to_pylist())
     return rows
 

@@ -15,8 +15,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from apache_beam.io.filesystems import FileSystems
-
 from warehouse import files as storage
 
 SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -95,7 +93,7 @@ def select_files(landing: str, day: str, *, allow_empty: bool = False) -> Select
         if reason:
             skipped.append((sid, reason))
             continue
-        size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+        size = storage.filesystems().match([path])[0].metadata_list[0].size_in_bytes
         files.append(LandingFile(path, size, sid))
     if not files and not allow_empty:
         what = "does not exist" if names is None else (

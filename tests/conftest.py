@@ -78,3 +78,7 @@ def table_rows(warehouse, table: str, day: str | None = None) -> list[dict]:
     import pyarrow.parquet as pq
 
     return [row for path in table_files(warehouse, table, day) for row in pq.read_table(path).to_pylist()]
+
+
+# A real S3-compatible server on 127.0.0.1 (moto), for the object-storage tests.
+from tests.s3_store import s3_endpoint, s3_store  # noqa: E402, F401

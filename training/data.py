@@ -18,11 +18,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from curation import dataset_format
 from curation.dataset_format import DatasetError
 from curation.rules import render_prompt
+from warehouse import files as storage
 
 __all__ = ["DatasetError", "DatasetRef", "read_preferences", "read_sft", "resolve_dataset", "write_dataset"]
 
@@ -50,7 +49,7 @@ def resolve_dataset(
 ) -> DatasetRef:
     """``--dataset ID`` under ``--warehouse DIR``, or ``--dataset-path PATH`` directly."""
     if dataset_path is not None:
-        path = Path(dataset_path)
+        path = storage.path(dataset_path)
     elif warehouse is not None and dataset_id is not None:
         path = dataset_format.dataset_dir(warehouse, dataset_id)
     else:
@@ -67,7 +66,7 @@ def read_sft(ref: DatasetRef, split: str) -> list[list[dict]]:
     if not path.exists():
         raise DatasetError(f"{path} is missing: dataset {ref.dataset_id} has no SFT {split} split")
     conversations = []
-    for messages in pq.read_table(path, columns=["messages"]).column("messages").to_pylist():
+    for messages in storage.read_parquet(path, ["messages"]).column("messages").to_pylist():
         messages = [{"role": m["role"], "content": m["content"] or ""} for m in messages or []]
         if len(messages) >= 2 and messages[-1]["role"] == "assistant":
             conversations.append(messages)
@@ -79,7 +78,7 @@ def read_preferences(ref: DatasetRef, split: str) -> list[dict]:
     path = ref.split("preferences", split)
     if not path.exists():
         raise DatasetError(f"{path} is missing: dataset {ref.dataset_id} has no preference {split} split")
-    table = pq.read_table(path)
+    table = storage.read_parquet(path)
     rows = []
     for row in table.to_pylist():
         prompt = row.get("prompt")
@@ -130,7 +129,7 @@ def write_dataset(
     preference rows need prompt, chosen and rejected. Other columns are kept when the format has
     them, null otherwise.
     """
-    folder = Path(root) / dataset_id
+    folder = storage.path(root) / dataset_id
     counts, files = {}, {}
     for kind, splits in (("sft", sft), ("preferences", preferences)):
         splits = splits or {}

@@ -2,6 +2,9 @@
 
 Embedded by default: tracking and registry in ``sqlite:///WAREHOUSE/mlflow.db``, artifacts under
 ``WAREHOUSE/mlruns``. ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` points at any server instead.
+A warehouse on an object store cannot hold a sqlite database, so there the registry must be
+named (a sqlite file on the training machine, or an MLflow server); a sqlite registry outside
+the warehouse keeps its artifacts beside the database (``<db folder>/mlruns``).
 Models are registered as ``flywheel-sft`` / ``flywheel-reward``; serving follows the ``champion``
 alias (MLflow 3 aliases, no stages).
 """
@@ -61,6 +64,11 @@ def tracking_uri(warehouse: str | Path, explicit: str | None = None) -> str:
         return explicit
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
+    if "://" in str(warehouse):
+        raise RegistryError(
+            f"warehouse {warehouse} is on an object store, which cannot hold the embedded sqlite "
+            "registry: set MLFLOW_TRACKING_URI (e.g. sqlite:////var/lib/flywheel/mlflow.db or "
+            "http://mlflow:5000) or pass --tracking-uri")
     return f"sqlite:///{Path(warehouse).resolve() / 'mlflow.db'}"
 
 
@@ -70,7 +78,8 @@ def connect(warehouse: str | Path, uri: str | None = None):
     from mlflow import MlflowClient
 
     resolved = tracking_uri(warehouse, uri)
-    Path(warehouse).mkdir(parents=True, exist_ok=True)
+    if "://" not in str(warehouse):
+        Path(warehouse).mkdir(parents=True, exist_ok=True)
     # mlflow.set_*_uri also export MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI to the environment;
     # left there, the next warehouse in this process (or a child process) would silently use
     # this one's registry. Restore whatever the user had set.
@@ -89,10 +98,19 @@ def _experiment_id(client, warehouse: str | Path, uri: str | None) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
         return experiment.experiment_id
-    artifact_location = None
-    if tracking_uri(warehouse, uri).startswith("sqlite:"):  # embedded: keep artifacts in the warehouse
-        artifact_location = (Path(warehouse).resolve() / "mlruns").as_uri()
-    return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+    location = artifact_location(warehouse, tracking_uri(warehouse, uri))
+    return client.create_experiment(EXPERIMENT_NAME, artifact_location=location)
+
+
+def artifact_location(warehouse: str | Path, resolved: str) -> str | None:
+    """Where a sqlite registry keeps model artifacts: ``WAREHOUSE/mlruns`` for a local warehouse,
+    beside the database for one on an object store (serving loads checkpoints from local disk);
+    None for a server, which has its own artifact store."""
+    if not resolved.startswith("sqlite:///"):
+        return None
+    if "://" not in str(warehouse):
+        return (Path(warehouse).resolve() / "mlruns").as_uri()
+    return (Path(resolved[len("sqlite:///"):]).resolve().parent / "mlruns").as_uri()
 
 
 def flatten_params(config) -> dict[str, str]:
@@ -114,15 +132,16 @@ def flatten_params(config) -> dict[str, str]:
 def _mlflow_dataset(dataset: DatasetRef, kind: str):
     import mlflow.data
     import pandas as pd
-    import pyarrow.parquet as pq
+
+    from warehouse import files as storage
 
     # A model's kind names the dataset it learns from: SFT rows, or preference pairs.
     path = dataset.split({"reward": "preferences"}.get(kind, kind), "train")
-    frame = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
+    frame = storage.read_parquet(path).to_pandas() if path.exists() else pd.DataFrame()
     if "messages" in frame.columns:  # nested structs: log the text, MLflow infers a flat schema
         frame["messages"] = frame["messages"].map(lambda ms: json.dumps([dict(m) for m in ms]))
     digest = hashlib.sha256(json.dumps(dataset.manifest, sort_keys=True).encode()).hexdigest()[:16]
-    return mlflow.data.from_pandas(frame, source=str(dataset.path.resolve()), name=dataset.dataset_id, digest=digest)
+    return mlflow.data.from_pandas(frame, source=str(dataset.path if "://" in str(dataset.path) else dataset.path.resolve()), name=dataset.dataset_id, digest=digest)
 
 
 def log_and_register(

@@ -2,7 +2,10 @@
 
 Paths are local paths or any Beam filesystem URL (``gs://``, ``s3://``): listing, moving and
 URLs go through ``apache_beam.io.filesystems.FileSystems``, so the job's workers and its launcher
-see the same files. Beam's filesystems load on first use (they cost seconds to import), so a
+see the same files. Code that walks folders as path objects (datasets) gets them from ``path``:
+a ``pathlib.Path`` for a local path, a ``upath.UPath`` (pathlib over fsspec: s3fs, gcsfs, adlfs)
+for a URL. Every client reads the standard cloud variables (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_REGION``...): no flag carries credentials. Beam's filesystems load on first use (they cost seconds to import), so a
 local reader that only hashes or reads a file never pays for them. One home for each helper:
 jobs do not write their own temp-file-then-rename.
 """
@@ -14,16 +17,57 @@ import io
 import os
 import posixpath
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 
 def filesystems():
-    """Beam's ``FileSystems``, imported on first use (see the module docstring)."""
+    """Beam's ``FileSystems``, imported on first use (see the module docstring).
+
+    Outside a pipeline Beam's S3 filesystem has no options and refuses to build a client ("Must
+    provide one of client or options"); empty options let boto3 read the standard AWS variables
+    (``AWS_ENDPOINT_URL``, credentials, region). A pipeline sets its own options when it starts.
+    """
     from apache_beam.io.filesystems import FileSystems
 
+    if getattr(FileSystems, "_pipeline_options", None) is None:
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        FileSystems.set_options(PipelineOptions([]))
     return FileSystems
+
+
+def _as_stored():
+    """Beam's "no compression": its default (AUTO) would gunzip a ``.gz`` object on read and gzip
+    it again on write; these helpers move bytes as they are stored."""
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return CompressionTypes.UNCOMPRESSED
+
+
+def is_url(location) -> bool:
+    return "://" in str(location)
+
+
+def path(location):
+    """A path object for ``location``: ``pathlib.Path`` locally, ``upath.UPath`` for a URL.
+
+    Listings are not cached: other writers (Beam, delta-rs, another job) change the store
+    between two calls, and a cached listing would hide their files.
+    """
+    if not is_url(location):
+        return Path(location)
+    from upath import UPath
+
+    return UPath(str(location), use_listings_cache=False)
+
+
+def parquet_file(location) -> pq.ParquetFile:
+    """An open Parquet file at a local path or URL (an object is read whole: files are small)."""
+    text = str(location)
+    return pq.ParquetFile(text if not is_url(text) else io.BytesIO(read_bytes(text)))
 
 
 def join(*parts: str) -> str:
@@ -78,8 +122,9 @@ def atomic_write(path: str, data: bytes | str) -> None:
     Object stores: one PUT, which is atomic there.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    path = str(path)
     if "://" in path:
-        with filesystems().create(path) as handle:
+        with filesystems().create(path, compression_type=_as_stored()) as handle:
             handle.write(payload)
         return
     folder, name = os.path.split(path)
@@ -97,17 +142,19 @@ def atomic_write(path: str, data: bytes | str) -> None:
 
 
 def read_bytes(path: str) -> bytes:
+    path = str(path)
     if "://" not in path:
         with open(path, "rb") as handle:
             return handle.read()
-    with filesystems().open(path) as handle:
+    with filesystems().open(path, compression_type=_as_stored()) as handle:
         return handle.read()
 
 
 def sha256_file(path: str) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
-    with (open(path, "rb") if "://" not in str(path) else filesystems().open(path)) as handle:
+    path = str(path)
+    with (open(path, "rb") if "://" not in str(path) else filesystems().open(path, compression_type=_as_stored())) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -117,6 +164,7 @@ def read_parquet(path: str, columns: list[str] | None = None,
                  schema: pa.Schema | None = None, *, present_only: bool = False) -> pa.Table:
     """A Parquet file as a table; ``present_only`` reads those of ``columns`` the file has
     (older partitions may lack a column added since)."""
+    path = str(path)
     source = path if "://" not in path else io.BytesIO(read_bytes(path))
     if present_only and columns is not None:
         names = pq.ParquetFile(source).schema_arrow.names
@@ -130,4 +178,4 @@ def write_parquet(table: pa.Table, path: str, **options) -> None:
     """Write a Parquet file atomically (see ``atomic_write``)."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer, **options)
-    atomic_write(path, buffer.getvalue())
+    atomic_write(str(path), buffer.getvalue())

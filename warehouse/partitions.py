@@ -32,6 +32,9 @@ MARKER = "stats"  # committed last: the day's marker
 CURATE_PREFIX = "curate-"
 # Names Beam's file sink gives its temporary folders (``beam-temp-<prefix>-<uuid>``).
 BEAM_TEMP_PREFIX = "beam-temp-curate-"
+# An object store has no day lock, so a concurrent run of the same day may be writing files its
+# commit has not added yet: its untracked files are deleted only once older than any run (6 h).
+REMOTE_ORPHAN_AGE_S = 6 * 3600
 
 
 def app_id(day: str) -> str:
@@ -96,11 +99,13 @@ def _txn(dt, app: str) -> int:
 
 def clean_day(warehouse: str, day: str, names, storage_options: tables.StorageOptions = None) -> int:
     """Delete the day's files that no commit ever referenced (attempts killed before their
-    commit) and vacuum files removed longer ago than the retention; the caller holds the lock."""
+    commit) and vacuum files removed longer ago than the retention; the caller holds the lock
+    (on an object store, where there is none, only files older than ``REMOTE_ORPHAN_AGE_S``)."""
     removed = 0
+    min_age_s = REMOTE_ORPHAN_AGE_S if "://" in str(warehouse) else 0
     for name in names:
         removed += len(tables.remove_orphans(warehouse, name, day, (CURATE_PREFIX, BEAM_TEMP_PREFIX),
-                                             storage_options))
+                                             storage_options, min_age_s))
         tables.vacuum(warehouse, name, storage_options=storage_options)
     return removed
 

@@ -65,7 +65,9 @@ def load_key_ring(key_file: str | None = None) -> list[bytes]:
     """
     key_file = key_file or os.environ.get(KEY_FILE_ENV)
     if key_file:
-        from apache_beam.io.filesystems import FileSystems
+        from warehouse.files import filesystems
+
+        FileSystems = filesystems()
 
         _check_key_file_mode(key_file)
         try:
@@ -168,8 +170,9 @@ def _record_path(warehouse: str) -> str:
 
 def read_key_epochs(warehouse: str) -> list[dict]:
     """The warehouse's key epochs, oldest first: {epoch, fingerprint, state}; [] before the first."""
-    from apache_beam.io.filesystems import FileSystems
+    from warehouse.files import filesystems
 
+    FileSystems = filesystems()
     path = _record_path(warehouse)
     if not FileSystems.exists(path):
         return []
@@ -180,8 +183,9 @@ def read_key_epochs(warehouse: str) -> list[dict]:
 def write_key_epochs(warehouse: str, epochs: list[dict]) -> None:
     """Replace the record atomically (local: temp file + rename; object stores publish an
     object whole when it is closed)."""
-    from apache_beam.io.filesystems import FileSystems
+    from warehouse.files import filesystems
 
+    FileSystems = filesystems()
     path = _record_path(warehouse)
     payload = json.dumps({"epochs": epochs}, indent=2) + "\n"
     if "://" in path:

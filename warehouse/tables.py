@@ -304,17 +304,23 @@ def untracked_files(warehouse: str, table: str, storage_options: StorageOptions 
 
 
 def remove_orphans(warehouse: str, table: str, day: str, prefixes: Sequence[str],
-                   storage_options: StorageOptions = None) -> list[str]:
+                   storage_options: StorageOptions = None, min_age_s: float = 0) -> list[str]:
     """Delete untracked files of ``dt=day`` whose names start with one of ``prefixes``.
 
     The caller holds what makes those names its own (the day's lock for curation's files): a
-    concurrent writer's files of another day or another job are never touched.
+    concurrent writer's files of another day or another job are never touched. ``min_age_s``
+    spares object-store files younger than that (where no lock exists, a young untracked file
+    may be a running writer's, not committed yet).
     """
     from warehouse import files
 
     folder = f"{table_uri(warehouse, table).rstrip('/')}/{PARTITION}={day}/"
     doomed = [p for p in untracked_files(warehouse, table, storage_options)
               if p.startswith(folder) and p[len(folder):].startswith(tuple(prefixes))]
+    if min_age_s and "://" in folder:
+        now = time.time()
+        doomed = [p for p in doomed if now - files.filesystems().match([p])[0]
+                  .metadata_list[0].last_updated_in_seconds >= min_age_s]
     for path in doomed:
         if "://" in path:
             files.filesystems().delete([path])

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from pipelines.stages.base import METRICS, REJECTS, Stage, reject_row
+from warehouse import files as storage
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class _ReadLinesFn(beam.DoFn):
         sid = landing_file.source_id
         number = 0
         try:
-            with FileSystems.open(landing_file.path,
+            with storage.filesystems().open(landing_file.path,
                                   compression_type=CompressionTypes.UNCOMPRESSED) as raw:
                 stream = gzip.GzipFile(fileobj=raw) if landing_file.path.endswith(".gz") else raw
                 for number, line, problem in read_lines(stream, self._config):
