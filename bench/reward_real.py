@@ -1,6 +1,7 @@
 """Reward model on real human preferences: four rows on the same held-out pairs, each with a 95% CI.
 
-    .venv/bin/python bench/reward_real.py                      # the four rows on all pairs
+    .venv/bin/python bench/reward_real.py --train-pairs 1200   # the four rows (docs/benchmarks.md)
+    .venv/bin/python bench/reward_real.py                      # the four rows, all 2,253 train pairs
     .venv/bin/python bench/reward_real.py --levers             # each lever alone against the default
     .venv/bin/python bench/reward_real.py --levers --lever mean-pooling --seeds 0,1,2 --train-pairs 1200
 
@@ -15,11 +16,15 @@ by conversation (no leakage); every held-out pair is scored by every row. The fo
   with early stopping, lr 5e-5, 128 tokens);
 * ``improved``: ``RewardTrainConfig()``'s defaults, which the cycle and the gate use.
 
-``--levers`` trains the default once per seed and each lever alone on top of it (same seed, same
-train and held-out pairs) and adds, per lever, the paired accuracy difference to the default of
-the same seed with its 95% CI (Student t over the per-pair differences, pooled over seeds). Each
-trained row is cached under bench/out/reward_levers/ as it finishes, so an interrupted sweep
-resumes (``--fresh`` retrains).
+``--levers`` trains the reference (today's config, its first epoch: ``SCREEN``) once per seed and
+each lever alone on top of it (same seed, same train and held-out pairs) and adds, per lever, the
+paired accuracy difference to the reference of the same seed with its 95% CI (Student t over
+the per-pair differences, pooled over seeds).
+
+Every trained row, in both modes, is cached under bench/out/reward_levers/ as it finishes, keyed
+by its full config and the exact train and held-out pairs: an interrupted sweep resumes, and the
+four-row run reuses a lever row whose config is identical (today's model is the
+``early-stopping-3-epochs`` lever; the table says "cached"). ``--fresh`` retrains every row.
 
 Accuracy counts ties as half; the interval is Wilson's (``curation.stats``). Prints a table and
 writes bench/out/reward_real.json or bench/out/reward_levers.json (or --out).
@@ -54,13 +59,18 @@ CACHE = REPO / "bench" / "out" / "reward_levers"
 # The reward defaults before the lever sweep (merged as f045408): the "today's model" row.
 TODAY = RewardTrainConfig(pooling="cls", epochs=3.0, learning_rate=5e-5, max_length=128, max_response_tokens=64,
                           margin_scale=0.0, center_rewards_coefficient=None, freeze_layers=0, warmup_ratio=0.0)
-# Each lever alone, as a change to TODAY; "siblings" is a data change (OASST pairs), not a config field.
+# The levers' reference: TODAY's first epoch on all the train pairs. Early stopping kept epoch 1 in
+# every run before the sweep (validation loss up in epoch 2), so this is the model TODAY keeps, at
+# half the cost on 2 shared cores; "early-stopping" below is TODAY itself.
+SCREEN = replace(TODAY, epochs=1.0, validation_fraction=0.0)
+# Each lever alone, as a change to SCREEN; "siblings" is a data change (OASST pairs), not a config field.
 LEVERS = {
+    "early-stopping-3-epochs": dict(epochs=3.0, validation_fraction=0.1),
     "margin-from-rank-gaps": dict(margin_scale=1.0),
     "center-rewards-0.01": dict(center_rewards_coefficient=0.01),
     "prompt-head-not-tail": dict(prompt_side="head"),
     "oasst-best-vs-rest": dict(siblings="best"),
-    "more-epochs-6-patience-2": dict(epochs=6.0, early_stopping_patience=2),
+    "more-epochs-6-patience-2": dict(epochs=6.0, validation_fraction=0.1, early_stopping_patience=2),
     "mean-pooling": dict(pooling="mean"),
     "lr-2e-5": dict(learning_rate=2e-5),
     "lr-1e-4": dict(learning_rate=1e-4),
@@ -136,27 +146,31 @@ def paired_delta(rows: list[dict], references: list[dict]) -> tuple[float, float
 
 def print_table(rows: list[dict]) -> None:
     print(f"{'row':<44} {'pairs':>5} {'accuracy':>8} {'95% CI (Wilson)':>16} {'OASST':>6} {'hh-rlhf':>7} "
-          f"{'epochs':>6} {'s':>5}  {'paired diff to default [95% CI]':>30}")
+          f"{'epochs':>6} {'s':>5}  {'paired diff to reference [95% CI]':>30}")
     for r in rows:
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         epochs = f"{r['epochs_trained']:.1f}" if "epochs_trained" in r else ""
-        seconds = f"{r['seconds']:.0f}" if "seconds" in r else ""
+        seconds = f"{r['seconds']:.0f}" + ("*" if r.get("cached") else "") if "seconds" in r else ""
         delta = f"{r['delta']:+.3f} [{r['delta_low']:+.3f}, {r['delta_high']:+.3f}]" if "delta" in r else ""
         print(f"{r['row']:<44} {r['pairs']:>5} {r['accuracy']:>8.3f} {ci:>16} "
               f"{r['by_source'].get(SOURCES[0], 0):>6.3f} {r['by_source'].get(SOURCES[1], 0):>7.3f} "
               f"{epochs:>6} {seconds:>5}  {delta:>30}")
+    if any(r.get("cached") for r in rows):
+        print("* trained earlier with the identical config on the identical pairs (bench/out/reward_levers/)")
 
 
 def cached_row(name: str, train: list[dict], held_out: list[dict], config: RewardTrainConfig, fresh: bool) -> dict:
     """trained_row, kept under bench/out/reward_levers/ keyed by the config and the pairs."""
     identity = json.dumps([asdict(config), [p["chosen"] for p in train], [p["chosen"] for p in held_out]])
     key = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    path = CACHE / f"{name.replace(' ', '-')}-{key}.json"
-    if path.exists() and not fresh:
-        return json.loads(path.read_text())
+    hits = sorted(CACHE.glob(f"*{key}.json"))  # the same config on the same pairs, whatever the row's name
+    if hits and not fresh:
+        cached = json.loads(hits[0].read_text())
+        print(f"  {name}: {cached['accuracy']:.3f} (cached {hits[0].name})", file=sys.stderr)
+        return {**cached, "row": name, "cached": hits[0].name}
     result = trained_row(name, train, held_out, config)
     CACHE.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
+    (CACHE / f"{name.replace(' ', '-')}-{key}.json").write_text(json.dumps(result))
     return result
 
 
@@ -167,7 +181,7 @@ def lever_rows(args, train: list[dict], held_out: list[dict]) -> list[dict]:
     if unknown:
         raise SystemExit(f"error: unknown lever(s) {unknown}; known: {sorted(LEVERS)}")
     best_pairs = None
-    defaults = [cached_row(f"default (today's config) seed {s}", train, held_out, replace(TODAY, seed=s), args.fresh)
+    defaults = [cached_row(f"reference (today's config, epoch 1) seed {s}", train, held_out, replace(SCREEN, seed=s), args.fresh)
                 for s in seeds]
     rows = [*defaults]
     for lever in wanted:
@@ -177,7 +191,7 @@ def lever_rows(args, train: list[dict], held_out: list[dict]) -> list[dict]:
             if best_pairs is None:
                 best_pairs = {(p["prompt"], p["chosen"], p["rejected"]) for p in load_pairs(args.eval_fraction, "best")["train"]}
             lever_train = [p for p in train if p["rule"] != SOURCES[0] or (p["prompt"], p["chosen"], p["rejected"]) in best_pairs]
-        runs = [cached_row(f"{lever} seed {s}", lever_train, held_out, replace(TODAY, seed=s, **change), args.fresh)
+        runs = [cached_row(f"{lever} seed {s}", lever_train, held_out, replace(SCREEN, seed=s, **change), args.fresh)
                 for s in seeds]
         for run, reference in zip(runs, defaults, strict=True):
             run["delta"], run["delta_low"], run["delta_high"] = paired_delta([run], [reference])
@@ -214,9 +228,9 @@ def main() -> int:
             rows.append(model_row("untrained (fresh head)", reward.RewardScorer(model, tokenizer, TODAY), held_out))
             del model
         if "today" in wanted:
-            rows.append(trained_row("today's model", train, held_out, TODAY))
+            rows.append(cached_row("today's model", train, held_out, TODAY, args.fresh))
         if "improved" in wanted:
-            rows.append(trained_row("improved (RewardTrainConfig())", train, held_out, RewardTrainConfig()))
+            rows.append(cached_row("improved (RewardTrainConfig())", train, held_out, RewardTrainConfig(), args.fresh))
     print_table(rows)
     for r in rows:
         if "pooled_delta" in r:

@@ -357,13 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=RewardTrainConfig.batch_size)
     parser.add_argument("--max-length", type=int, default=RewardTrainConfig.max_length)
     parser.add_argument("--max-train-pairs", type=int, default=None)
+    parser.add_argument("--pooling", default=RewardTrainConfig.pooling, choices=("cls", "mean"))
+    parser.add_argument("--margin-scale", type=float, default=RewardTrainConfig.margin_scale)
+    parser.add_argument("--freeze-layers", type=int, default=RewardTrainConfig.freeze_layers)
     parser.add_argument("--out")
     parser.add_argument("--tracking-uri")
     parser.add_argument("--no-register", action="store_true", help="train and save only, no MLflow")
     args = parser.parse_args(argv)
     config = RewardTrainConfig(
         base=args.base, epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-        max_length=args.max_length, max_train_pairs=args.max_train_pairs,
+        max_length=args.max_length, max_train_pairs=args.max_train_pairs, pooling=args.pooling,
+        margin_scale=args.margin_scale, freeze_layers=args.freeze_layers,
     )
     try:
         info = train_reward(
