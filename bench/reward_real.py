@@ -57,7 +57,8 @@ SHARED = Path(os.environ.get("FLYWHEEL_SHARED_DATA", REPO.parent / "shared" / "d
 SOURCES = ("oasst_rank", "hh_rlhf_human_label")
 CACHE = REPO / "bench" / "out" / "reward_levers"
 # The reward defaults before the lever sweep (merged as f045408): the "today's model" row.
-TODAY = RewardTrainConfig(pooling="cls", epochs=3.0, learning_rate=5e-5, max_length=128, max_response_tokens=64,
+TODAY = RewardTrainConfig(pooling="cls", epochs=3.0, validation_fraction=0.1, early_stopping_patience=1,
+                          learning_rate=5e-5, max_length=128, max_response_tokens=64,
                           margin_scale=0.0, center_rewards_coefficient=None, freeze_layers=0, warmup_ratio=0.0)
 # The levers' reference: TODAY's first epoch on all the train pairs. Early stopping kept epoch 1 in
 # every run before the sweep (validation loss up in epoch 2), so this is the model TODAY keeps, at
