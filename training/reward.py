@@ -24,6 +24,8 @@ from training.config import DEFAULT_REWARD, REWARD_MODEL_NAME, RewardTrainConfig
 from training.data import DatasetError, DatasetRef, in_eval_split, read_preferences, resolve_dataset
 from training.device import cuda_available, device_name
 
+SCORING_CONFIG = "reward_config.json"  # the RewardTrainConfig a saved model was trained with
+
 
 def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainConfig) -> list[int]:
     """Token ids of (prompt tail, response head), framed like the tokenizer frames a text pair.
@@ -49,20 +51,26 @@ def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainCo
     return head + prompt_ids + middle + response_ids + tail
 
 
-def load_base(base: str, seed: int = 0):
-    """(model with a 1-logit head, tokenizer) for ``minilm``, ``tiny`` or a local path."""
+def load_base(base: str, seed: int = 0, pooling: str = "cls"):
+    """(model with a 1-logit head pooled as asked, tokenizer) for ``minilm``, ``tiny`` or a local path."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from training.reward_heads import check_pooling, load_scoring_model, to_mean_pooling
     from training.tiny import build_tiny_encoder, minilm_path
 
+    check_pooling(pooling)
     if base == "tiny":
-        return build_tiny_encoder(seed)
+        model, tokenizer = build_tiny_encoder(seed)
+        if pooling == "mean":
+            torch.manual_seed(seed)
+            model = to_mean_pooling(model)
+        return model, tokenizer
     path = minilm_path() if base == "minilm" else Path(base)
     if not path.exists():
         raise FileNotFoundError(f"reward base {base!r} is not 'minilm', 'tiny' or an existing folder")
     torch.manual_seed(seed)  # the new score head is random: seed it
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    model = load_scoring_model(path, pooling)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -82,15 +90,24 @@ class RewardScorer:
 
     @classmethod
     def load(cls, path: str | Path) -> RewardScorer:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        """A model saved by ``fit_reward_model``, scored with the config it was trained with.
 
-        meta_path = Path(path) / "meta.json"
+        The config comes from the ``reward_config.json`` that ``fit_reward_model`` writes (or the
+        meta.json of older models); the pooling from the checkpoint's own architecture.
+        """
+        from transformers import AutoTokenizer
+
+        from training.reward_heads import load_saved_model
+
         config = RewardTrainConfig()
-        if meta_path.exists():
-            known = RewardTrainConfig.__dataclass_fields__
-            saved = json.loads(meta_path.read_text()).get("config", {})
-            config = replace(config, **{k: v for k, v in saved.items() if k in known})
-        model = AutoModelForSequenceClassification.from_pretrained(path)
+        for name, key in ((SCORING_CONFIG, None), ("meta.json", "config")):
+            if (Path(path) / name).exists():
+                saved = json.loads((Path(path) / name).read_text())
+                saved = saved.get(key, {}) if key else saved
+                known = RewardTrainConfig.__dataclass_fields__
+                config = replace(config, **{k: v for k, v in saved.items() if k in known})
+                break
+        model = load_saved_model(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
         return cls(model.to(device_name()), tokenizer, config)
 
@@ -187,6 +204,7 @@ def reward_args(config: RewardTrainConfig, output_dir: Path, early_stopping: boo
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
         learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,  # transformers 5: a float in [0, 1) is a share of the steps
         max_length=None,  # truncated in encode_pair_ids; TRL would drop long pairs instead
         center_rewards_coefficient=config.center_rewards_coefficient,
         bf16=cuda,  # mixed precision only where the hardware has it
@@ -215,12 +233,15 @@ def fit_reward_model(
     from transformers import EarlyStoppingCallback
     from trl import RewardTrainer
 
+    from training.reward_heads import freeze_lower_layers
+
     if not train_pairs:
         raise DatasetError("no preference pairs to train on")
     if config.max_train_pairs is not None and len(train_pairs) > config.max_train_pairs:
         train_pairs = random.Random(config.seed).sample(train_pairs, config.max_train_pairs)
     fit_pairs, validation_pairs = validation_split(train_pairs, config)
-    model, tokenizer = load_base(config.base, config.seed)
+    model, tokenizer = load_base(config.base, config.seed, config.pooling)
+    freeze_lower_layers(model, config.freeze_layers)
     early_stopping = bool(validation_pairs)
     trainer = RewardTrainer(
         model=model,
@@ -234,6 +255,8 @@ def fit_reward_model(
     Path(out).mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
+    # how to tokenize and pool at scoring time travels with the weights (RewardScorer.load)
+    (Path(out) / SCORING_CONFIG).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
     shutil.rmtree(Path(out) / "trainer", ignore_errors=True)  # per-epoch checkpoints: the best is saved above
     scorer = RewardScorer(trainer.model, tokenizer, config)
     metrics = {"train_loss": float(result.training_loss), "train_pairs": float(len(fit_pairs)),
@@ -334,13 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=RewardTrainConfig.batch_size)
     parser.add_argument("--max-length", type=int, default=RewardTrainConfig.max_length)
     parser.add_argument("--max-train-pairs", type=int, default=None)
+    parser.add_argument("--pooling", default=RewardTrainConfig.pooling, choices=("cls", "mean"))
+    parser.add_argument("--margin-scale", type=float, default=RewardTrainConfig.margin_scale)
+    parser.add_argument("--freeze-layers", type=int, default=RewardTrainConfig.freeze_layers)
     parser.add_argument("--out")
     parser.add_argument("--tracking-uri")
     parser.add_argument("--no-register", action="store_true", help="train and save only, no MLflow")
     args = parser.parse_args(argv)
     config = RewardTrainConfig(
         base=args.base, epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-        max_length=args.max_length, max_train_pairs=args.max_train_pairs,
+        max_length=args.max_length, max_train_pairs=args.max_train_pairs, pooling=args.pooling,
+        margin_scale=args.margin_scale, freeze_layers=args.freeze_layers,
     )
     try:
         info = train_reward(
