@@ -262,9 +262,10 @@ def day_counts(day_dir: Path) -> dict:
     from feedback import contract
 
     seen: set[str] = set()
-    counts = {"lines": 0, "interactions": 0, "feedback": 0}
+    counts = {"lines": 0, "interactions": 0, "feedback": 0, "landing_bytes": 0}
     for _, _, raw in read_lines(day_dir):
         counts["lines"] += 1
+        counts["landing_bytes"] += len(raw) + 1  # decompressed, with its newline
         parsed = contract.parse_line(raw)
         if parsed.ok and parsed.event["event_id"] not in seen:
             seen.add(parsed.event["event_id"])
