@@ -64,8 +64,9 @@ GATEWAY_HEADROOM = 0.6  # run replicas at <= 60 % CPU at peak
 SIMULATED_BYTES_PER_LINE = 74.4e6 / 105_039
 
 
-def measured(paths: list[Path]) -> list[dict]:
-    """Per-core throughput of each measured day (in-process job runs)."""
+def measured(paths: list[Path], fixed: tuple[int, float] = (0, 0.0)) -> list[dict]:
+    """Per-core throughput of each measured day (in-process job runs); ``fixed`` = (lines, CPU-s)
+    of a tiny day's run, subtracted so the per-line cost excludes the job's fixed start-up."""
     rows = []
     for path in paths:
         for result in json.loads(path.read_text())["results"]:
@@ -75,7 +76,8 @@ def measured(paths: list[Path]) -> list[dict]:
             rows.append({
                 "source": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
                 "shape": result.get("shape", "simulated_chats"), "lines": result["lines"],
-                "lines_per_cpu_s": result["lines"] / run["cpu_s"],
+                "lines_per_cpu_s": (result["lines"] - fixed[0]) / (run["cpu_s"] - fixed[1]),
+                "lines_per_cpu_s_with_startup": result["lines"] / run["cpu_s"],
                 # dedup_index rows the day adds (one per kept interaction) per landing line
                 "index_rows_per_line": run["counts"].get("write_rows_interactions", 0)
                 / result["lines"],
@@ -125,13 +127,20 @@ def main(argv: list[str] | None = None) -> int:
                              "shared cores, generation included, so an upper bound on cost)")
     parser.add_argument("--lookback", type=Path, default=REPO / "bench/out/dedup_lookback.json",
                         help="bench/dedup_lookback.py's JSON: CPU per past dedup_index row")
+    parser.add_argument("--fixed", type=Path, default=REPO / "bench/out/curate_tiny.json",
+                        help="bench/curate.py's JSON of a tiny day (--sizes 120): the job's "
+                             "fixed start-up CPU, subtracted from each day's")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     missing = [p for p in args.curate if not p.is_file()]
     if missing:
         print(f"error: {missing[0]} not found; run bench/curate.py first", file=sys.stderr)
         return 2
-    rows = measured(args.curate)
+    fixed = (0, 0.0)
+    if args.fixed.is_file():
+        tiny = json.loads(args.fixed.read_text())["results"][0]
+        fixed = (tiny["lines"], tiny["runs"]["job_w1_in_process"]["cpu_s"])
+    rows = measured(args.curate, fixed)
     per_row = (json.loads(args.lookback.read_text())["cpu_ms_per_past_row"] / 1000
                if args.lookback.is_file() else 0.0)
     LOOKBACK_CPU_S_PER_ROW[0] = per_row
@@ -158,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{g['vcpus_at_peak']:.0f} vCPUs, {g['replicas_4vcpu_at_peak']} replicas of 4 vCPU, "
               f"${g['gce_usd_per_day_autoscaled']:.0f}/day autoscaled")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"plans": plans, "gateway": fleet}, indent=2) + "\n")
+    args.out.write_text(json.dumps({"fixed_startup": {"lines": fixed[0], "cpu_s": fixed[1]},
+                                    "lookback_cpu_s_per_past_row": per_row, "plans": plans,
+                                    "gateway": fleet}, indent=2) + "\n")
     return 0
 
 
