@@ -1,6 +1,7 @@
 """End-to-end benchmark of the curation job (pipelines/curate.py) against scrubbing alone.
 
     .venv/bin/python bench/curate.py [--sizes 10000,80000] [--workers 1,2] [--quick]
+                                     [--short-events N] [--no-floor]
                                      [--seed 0] [--out bench/out/curate.json]
 
 For each size (target interactions per day) one simulated day is written with
@@ -17,11 +18,17 @@ For each size (target interactions per day) one simulated day is written with
   default in-process FnApiRunner, N > 1 with ``--direct_num_workers N --direct_running_mode
   multi_processing``. Everything counts: Beam start-up, model loading, parse ... write, commit.
 
-Measured per run: wall seconds, input lines/s and interactions/s, CPU seconds of the process
-tree (``getrusage(RUSAGE_CHILDREN)`` of this launcher, which covers the child and every
-descendant it waited for, and a psutil sample of the whole tree at 5 Hz; the larger is used),
-records/s per CPU-second, and peak memory (largest single process from ``ru_maxrss``, and the
-peak of the tree's summed RSS from the samples). The issue's target: end-to-end interactions/s
+``--short-events N`` replaces the simulated day by N short chat-telemetry events
+(``bench/short_day.py``); ``--no-floor`` skips the scrub-alone run.
+
+Measured per run (``bench/proctree.py``): wall seconds, input lines/s and interactions/s, CPU
+seconds of the process tree (``getrusage(RUSAGE_CHILDREN)`` of this launcher, which covers the
+child and every descendant it waited for, and a psutil sample of the whole tree at 5 Hz; the
+larger is used; the runner's interpreter start and imports subtracted), records per CPU-second,
+each process's CPU and peak RSS (the runner and each SDK worker), the load average before and
+after, and for a multi-worker run its speedup over the in-process one and the bounds of its
+speedup on idle cores (w1's CPU over the runner's plus the slowest worker's CPU, and over the
+larger of the two). The issue's target: end-to-end interactions/s
 >= 0.7x those of scrubbing alone. On a shared machine wall time moves with other people's jobs,
 so the ratio is reported by wall time and by CPU time.
 """
