@@ -1,6 +1,7 @@
 """End-to-end benchmark of the curation job (pipelines/curate.py) against scrubbing alone.
 
     .venv/bin/python bench/curate.py [--sizes 10000,80000] [--workers 1,2] [--quick]
+                                     [--short-events N] [--no-floor]
                                      [--seed 0] [--out bench/out/curate.json]
 
 For each size (target interactions per day) one simulated day is written with
@@ -17,11 +18,17 @@ For each size (target interactions per day) one simulated day is written with
   default in-process FnApiRunner, N > 1 with ``--direct_num_workers N --direct_running_mode
   multi_processing``. Everything counts: Beam start-up, model loading, parse ... write, commit.
 
-Measured per run: wall seconds, input lines/s and interactions/s, CPU seconds of the process
-tree (``getrusage(RUSAGE_CHILDREN)`` of this launcher, which covers the child and every
-descendant it waited for, and a psutil sample of the whole tree at 5 Hz; the larger is used),
-records/s per CPU-second, and peak memory (largest single process from ``ru_maxrss``, and the
-peak of the tree's summed RSS from the samples). The issue's target: end-to-end interactions/s
+``--short-events N`` replaces the simulated day by N short chat-telemetry events
+(``bench/short_day.py``); ``--no-floor`` skips the scrub-alone run.
+
+Measured per run (``bench/proctree.py``): wall seconds, input lines/s and interactions/s, CPU
+seconds of the process tree (``getrusage(RUSAGE_CHILDREN)`` of this launcher, which covers the
+child and every descendant it waited for, and a psutil sample of the whole tree at 5 Hz; the
+larger is used; the runner's interpreter start and imports subtracted), records per CPU-second,
+each process's CPU and peak RSS (the runner and each SDK worker), the load average before and
+after, and for a multi-worker run its speedup over the in-process one and the bounds of its
+speedup on idle cores (w1's CPU over the runner's plus the slowest worker's CPU, and over the
+larger of the two). The issue's target: end-to-end interactions/s
 >= 0.7x those of scrubbing alone. On a shared machine wall time moves with other people's jobs,
 so the ratio is reported by wall time and by CPU time.
 """
@@ -37,7 +44,6 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import secrets  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -45,6 +51,8 @@ from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.proctree import launch, own_maxrss_mib  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "curate.json"
 DATE = "2026-11-02"
@@ -54,7 +62,6 @@ INTERACTIONS_PER_USER = 6
 TARGET_RATIO = 0.7
 # The job's ScrubPII batches at most this many records per scrub_batch call.
 SCRUB_BATCH = 256
-SAMPLE_EVERY_S = 0.2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,12 +137,6 @@ def texts_the_job_scrubs(day_dir: Path) -> tuple[list[str], dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _own_maxrss_mib() -> float:
-    """Largest RSS of this process and of any descendant it waited for (KiB on Linux)."""
-    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-
-
 def child_scrub(texts_path: Path, result_path: Path) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
@@ -159,12 +160,15 @@ def child_scrub(texts_path: Path, result_path: Path) -> None:
     result_path.write_text(json.dumps({
         "seconds": time.perf_counter() - wall0, "cpu_s_timed": time.process_time() - cpu0,
         "setup_s": setup_s, "texts": len(texts), "findings": findings,
-        "child_maxrss_mib": _own_maxrss_mib(),
+        "child_maxrss_mib": own_maxrss_mib(),
     }))
 
 
 def child_job(landing: Path, wh: Path, workers: int, result_path: Path) -> None:
     from pipelines import curate
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    import_cpu_s = own.ru_utime + own.ru_stime  # interpreter start and imports, not the job
 
     argv = ["--landing", str(landing), "--warehouse", str(wh), "--date", DATE]
     if workers > 1:
@@ -176,68 +180,8 @@ def child_job(landing: Path, wh: Path, workers: int, result_path: Path) -> None:
             key = f"{row['stage']}_{row['metric']}"
             value[key] = value.get(key, 0) + row["value"]
     result_path.write_text(json.dumps({"seconds": out["seconds"], "run_id": out["run_id"],
-                                       "counts": value, "child_maxrss_mib": _own_maxrss_mib()}))
-
-
-def _tree_sample(proc, cpu_by_pid: dict[int, float], rss_by_pid: dict[int, int]) -> int:
-    """Records each live process's CPU seconds and peak RSS; returns the tree's summed RSS."""
-    import psutil
-
-    rss = 0
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0
-    for p in procs:
-        try:
-            with p.oneshot():
-                t = p.cpu_times()
-                cpu_by_pid[p.pid] = t.user + t.system  # own CPU only: no double count
-                own = p.memory_info().rss
-                rss += own
-                rss_by_pid[p.pid] = max(rss_by_pid.get(p.pid, 0), own)
-        except psutil.Error:
-            continue
-    return rss
-
-
-def launch(args: list[str], env: dict) -> dict:
-    """Runs one child to completion; wall, CPU and memory of its whole process tree."""
-    import psutil
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    popen = subprocess.Popen([sys.executable, __file__, *args], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    proc = psutil.Process(popen.pid)
-    cpu_by_pid: dict[int, float] = {}
-    rss_by_pid: dict[int, int] = {}
-    peak_tree_rss = 0
-    output = []
-    import threading
-
-    reader = threading.Thread(target=lambda: output.extend(popen.stdout), daemon=True)
-    reader.start()
-    while popen.poll() is None:
-        peak_tree_rss = max(peak_tree_rss, _tree_sample(proc, cpu_by_pid, rss_by_pid))
-        time.sleep(SAMPLE_EVERY_S)
-    wall = time.perf_counter() - start
-    reader.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rusage_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {
-        "rc": popen.returncode,
-        "output_tail": b"".join(output).decode(errors="replace")[-3000:],
-        "process_wall_s": wall,
-        "cpu_s_rusage": rusage_cpu,
-        "cpu_s_sampled": sum(cpu_by_pid.values()),
-        "cpu_s": max(rusage_cpu, sum(cpu_by_pid.values())),
-        "processes_seen": len(cpu_by_pid),
-        # the launcher's RUSAGE_CHILDREN ru_maxrss is a maximum over every earlier run too, so
-        # the largest process comes from the samples and from the child's own getrusage
-        "peak_rss_largest_mib": max(rss_by_pid.values(), default=0) / 2**20,
-        "peak_rss_tree_mib": peak_tree_rss / 2**20,
-    }
+                                       "counts": value, "child_maxrss_mib": own_maxrss_mib(),
+                                       "import_cpu_s": import_cpu_s}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,62 +189,122 @@ def launch(args: list[str], env: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def bench_size(size: int, workers: list[int], seed: int, env: dict) -> dict:
-    from feedback import simulate
+def make_day(landing: Path, size: int, seed: int, short: bool) -> dict:
+    """Writes the day; the simulator's chats, or ``size`` short telemetry events."""
+    start = time.perf_counter()
+    if short:
+        from bench.short_day import write_short_day
 
-    users = max(1, round(size / INTERACTIONS_PER_USER))
+        meta = {"shape": "short_events", "users": write_short_day(landing, DATE, size, seed)["users"]}
+    else:
+        from feedback import simulate
+
+        users = max(1, round(size / INTERACTIONS_PER_USER))
+        simulate.simulate_day(landing, DATE, users, seed, ("v1", "v2"))
+        meta = {"shape": "simulated_chats", "users": users}
+    meta["simulate_s"] = round(time.perf_counter() - start, 2)
+    return meta
+
+
+def run_floor(tmp_path: Path, landing: Path, counts: dict, env: dict) -> dict:
+    """Scrubbing alone, one core, on exactly the texts the job scrubs."""
+    texts, texts_counts = texts_the_job_scrubs(landing / f"dt={DATE}")
+    counts.update(texts_counts)
+    texts_path = tmp_path / "texts.json"
+    texts_path.write_text(json.dumps(texts))
+    del texts
+    scrub_json = tmp_path / "scrub.json"
+    run = launch([__file__, "--_child", "scrub", "--texts", str(texts_path),
+                  "--result", str(scrub_json)], env)
+    if run["rc"] == 0:
+        run.update(json.loads(scrub_json.read_text()))
+        run["peak_rss_largest_mib"] = max(run["peak_rss_largest_mib"], run.pop("child_maxrss_mib"))
+        # CPU of the timed loop only: the child's total includes imports and model loading
+        run["cpu_s"] = run.pop("cpu_s_timed")
+    return _rates(run, counts)
+
+
+def run_job(tmp_path: Path, landing: Path, n: int, counts: dict, env: dict) -> dict:
+    wh = tmp_path / f"warehouse-w{n}"
+    job_json = tmp_path / f"job-w{n}.json"
+    run = launch([__file__, "--_child", "job", "--landing", str(landing), "--warehouse", str(wh),
+                  "--workers", str(n), "--result", str(job_json)], env)
+    if run["rc"] == 0:
+        job = json.loads(job_json.read_text())
+        run.update(seconds=job["seconds"], run_id=job["run_id"], counts=job["counts"])
+        run["peak_rss_largest_mib"] = max(run["peak_rss_largest_mib"], job["child_maxrss_mib"])
+        # the job's CPU: the tree's, less the runner's interpreter start and imports
+        run["import_cpu_s"] = job["import_cpu_s"]
+        run["cpu_s"] = run["cpu_s"] - job["import_cpu_s"]
+        if "scrubbed_records" in counts:
+            run["scrub_in_matches_bench"] = job["counts"].get("scrub_in") == counts["scrubbed_records"]
+    return _rates(run, counts)
+
+
+def bench_size(size: int, workers: list[int], seed: int, env: dict, *, short: bool = False,
+               floor: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-curate-") as tmp:
         tmp_path = Path(tmp)
         landing = tmp_path / "landing"
-        start = time.perf_counter()
-        simulate.simulate_day(landing, DATE, users, seed, ("v1", "v2"))
-        simulate_s = time.perf_counter() - start
-        texts, counts = texts_the_job_scrubs(landing / f"dt={DATE}")
-        texts_path = tmp_path / "texts.json"
-        texts_path.write_text(json.dumps(texts))
-        del texts
-        print(f"size {size}: {users} users, {counts['lines']} lines, {counts['interactions']} "
-              f"interactions, {counts['scrubbed_texts']} texts to scrub "
-              f"(simulated in {simulate_s:.1f}s)", file=sys.stderr, flush=True)
-        result = {"target_interactions": size, "users": users, "seed": seed, **counts,
-                  "simulate_s": round(simulate_s, 2), "runs": {}}
-
-        scrub_json = tmp_path / "scrub.json"
-        run = launch(["--_child", "scrub", "--texts", str(texts_path), "--result", str(scrub_json)],
-                     env)
-        if run["rc"] == 0:
-            run.update(json.loads(scrub_json.read_text()))
-            run["peak_rss_largest_mib"] = max(run["peak_rss_largest_mib"],
-                                              run.pop("child_maxrss_mib"))
-            # CPU of the timed loop only: the child's total includes imports and model loading
-            run["cpu_s"] = run.pop("cpu_s_timed")
-        result["runs"]["scrub"] = _rates(run, counts)
-        print(f"  scrub: {_brief(result['runs']['scrub'])}", file=sys.stderr, flush=True)
-
+        meta = make_day(landing, size, seed, short)
+        counts = day_counts(landing / f"dt={DATE}")
+        print(f"size {size} ({meta['shape']}): {meta['users']} users, {counts['lines']} lines, "
+              f"{counts['interactions']} interactions (written in {meta['simulate_s']:.1f}s)",
+              file=sys.stderr, flush=True)
+        result = {"target_interactions": size, "seed": seed, **meta, "runs": {}}
+        if floor:
+            result["runs"]["scrub"] = run_floor(tmp_path, landing, counts, env)
+            print(f"  scrub: {_brief(result['runs']['scrub'])}", file=sys.stderr, flush=True)
         for n in workers:
-            wh = tmp_path / f"warehouse-w{n}"
-            job_json = tmp_path / f"job-w{n}.json"
-            run = launch(["--_child", "job", "--landing", str(landing), "--warehouse", str(wh),
-                          "--workers", str(n), "--result", str(job_json)], env)
-            if run["rc"] == 0:
-                job = json.loads(job_json.read_text())
-                run.update(seconds=job["seconds"], run_id=job["run_id"], counts=job["counts"])
-                run["peak_rss_largest_mib"] = max(run["peak_rss_largest_mib"],
-                                                  job["child_maxrss_mib"])
-                scrub_in = job["counts"].get("scrub_in")
-                run["scrub_in_matches_bench"] = scrub_in == counts["scrubbed_records"]
             name = f"job_w{n}" + ("_multi_processing" if n > 1 else "_in_process")
-            result["runs"][name] = _rates(run, counts)
+            result["runs"][name] = run_job(tmp_path, landing, n, counts, env)
             print(f"  {name}: {_brief(result['runs'][name])}", file=sys.stderr, flush=True)
+        result.update(counts)
+        _compare(result["runs"])
+    return result
 
-        scrub = result["runs"]["scrub"]
-        for name, run in result["runs"].items():
-            if name == "scrub" or "seconds" not in run or "seconds" not in scrub:
-                continue
+
+def day_counts(day_dir: Path) -> dict:
+    """Lines and valid interactions / feedback events of the day (the first delivery of each)."""
+    from feedback import contract
+
+    seen: set[str] = set()
+    counts = {"lines": 0, "interactions": 0, "feedback": 0, "landing_bytes": 0}
+    for _, _, raw in read_lines(day_dir):
+        counts["lines"] += 1
+        counts["landing_bytes"] += len(raw) + 1  # decompressed, with its newline
+        parsed = contract.parse_line(raw)
+        if parsed.ok and parsed.event["event_id"] not in seen:
+            seen.add(parsed.event["event_id"])
+            kind = parsed.event["event_type"]
+            if kind in ("interaction", "feedback"):
+                counts[kind if kind == "feedback" else "interactions"] += 1
+    return counts
+
+
+def _compare(runs: dict) -> None:
+    """Ratios to the scrub floor, and of each multi-worker run to the in-process one."""
+    scrub, one = runs.get("scrub", {}), runs.get("job_w1_in_process", {})
+    for name, run in runs.items():
+        if name == "scrub" or "seconds" not in run:
+            continue
+        if "seconds" in scrub:
             run["ratio_to_scrub_wall"] = round(scrub["seconds"] / run["seconds"], 3)
             run["ratio_to_scrub_cpu"] = round(scrub["cpu_s"] / run["cpu_s"], 3)
             run["target_met_wall"] = run["ratio_to_scrub_wall"] >= TARGET_RATIO
-    return result
+        if name != "job_w1_in_process" and "seconds" in one:
+            run["speedup_wall_vs_w1"] = round(one["seconds"] / run["seconds"], 3)
+            run["cpu_ratio_vs_w1"] = round(run["cpu_s"] / one["cpu_s"], 3)
+            # Without contention the runner and the slowest worker bound the wall time: the
+            # speedup is at most w1's CPU over the larger of the two (they overlap), and at
+            # least w1's CPU over their sum (no overlap).
+            runner = sum(p["cpu_s"] for p in run["processes"] if p["role"] == "runner")
+            runner -= run["import_cpu_s"]
+            slowest = max((p["cpu_s"] for p in run["processes"] if p["role"] == "sdk_worker"),
+                          default=0.0)
+            run["runner_cpu_s"], run["slowest_worker_cpu_s"] = round(runner, 2), slowest
+            run["uncontended_speedup_bounds"] = [round(one["cpu_s"] / (runner + slowest), 3),
+                                                 round(one["cpu_s"] / max(runner, slowest), 3)]
 
 
 def _rates(run: dict, counts: dict) -> dict:
@@ -311,9 +315,14 @@ def _rates(run: dict, counts: dict) -> dict:
     seconds, cpu = run["seconds"], run["cpu_s"]
     out["lines_per_s"] = counts["lines"] / seconds
     out["interactions_per_s"] = counts["interactions"] / seconds
-    out["texts_per_s"] = counts["scrubbed_texts"] / seconds
+    if "scrubbed_texts" in counts:
+        out["texts_per_s"] = counts["scrubbed_texts"] / seconds
     out["interactions_per_cpu_s"] = counts["interactions"] / cpu
     out["lines_per_cpu_s"] = counts["lines"] / cpu
+    out["cores_busy"] = cpu / seconds  # < 2 on this 2-core box means other jobs had the rest
+    workers = [p["peak_rss_mib"] for p in run.get("processes", []) if p["role"] == "sdk_worker"]
+    if workers:
+        out["peak_rss_per_sdk_worker_mib"] = workers
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
@@ -325,24 +334,28 @@ def _brief(run: dict) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    header = (f"{'size':>6} {'run':<26} {'wall s':>8} {'lines/s':>8} {'inter/s':>8} "
-              f"{'inter/cpu-s':>11} {'cpu s':>8} {'rss max':>8} {'rss tree':>8} "
-              f"{'x scrub':>8} {'x scrub cpu':>11}")
+    header = (f"{'lines':>8} {'run':<26} {'wall s':>7} {'inter/s':>7} {'inter/cpu-s':>11} "
+              f"{'cpu s':>7} {'cores':>5} {'rss max':>8} {'rss/worker':>11} {'x w1':>5} "
+              f"{'x scrub':>7} {'load before/after':>17}")
     print(header)
     print("-" * len(header))
     for r in results:
         for name, run in r["runs"].items():
             if run.get("rc") != 0:
-                print(f"{r['interactions']:>6} {name:<26} FAILED (rc {run.get('rc')})")
+                print(f"{r['lines']:>8} {name:<26} FAILED (rc {run.get('rc')})")
                 continue
-            print(f"{r['interactions']:>6} {name:<26} {run['seconds']:>8.1f} "
-                  f"{run['lines_per_s']:>8.0f} {run['interactions_per_s']:>8.0f} "
-                  f"{run['interactions_per_cpu_s']:>11.0f} {run['cpu_s']:>8.1f} "
-                  f"{run['peak_rss_largest_mib']:>7.0f}M {run['peak_rss_tree_mib']:>7.0f}M "
-                  + (f"{run['ratio_to_scrub_wall']:>7.2f}x {run['ratio_to_scrub_cpu']:>10.2f}x"
-                     if "ratio_to_scrub_wall" in run else f"{'-':>8} {'-':>11}"))
-    print(f"x scrub = (job interactions/s) / (scrub-alone interactions/s) on the same day; "
-          f"target >= {TARGET_RATIO}x. scrub = timed loop only, one core; job = whole job.")
+            per_worker = "/".join(f"{m:.0f}" for m in run.get("peak_rss_per_sdk_worker_mib", []))
+            print(f"{r['lines']:>8} {name:<26} {run['seconds']:>7.1f} "
+                  f"{run['interactions_per_s']:>7.1f} {run['interactions_per_cpu_s']:>11.1f} "
+                  f"{run['cpu_s']:>7.1f} {run['cores_busy']:>5.2f} "
+                  f"{run['peak_rss_largest_mib']:>7.0f}M {per_worker or '-':>11} "
+                  f"{run.get('speedup_wall_vs_w1', '-'):>5} "
+                  f"{run.get('ratio_to_scrub_wall', '-'):>7} "
+                  f"{run['load_avg_before'][0]:>8.1f}/{run['load_avg_after'][0]:<8.1f}")
+    print("inter/cpu-s = interactions per CPU-second of the whole process tree (imports excluded);"
+          " cores = CPU s / wall s; x w1 = wall speedup over the in-process run; x scrub = job"
+          f" interactions/s over scrubbing alone (target >= {TARGET_RATIO}x). Load = 1-min"
+          " load average of the (shared) machine.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one ~2k-interaction day (smoke run)")
     parser.add_argument("--workers", default="1,2", help="DirectRunner worker counts to run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-events", type=int, default=0, metavar="N",
+                        help="instead of --sizes, one day of N short chat-telemetry events "
+                             "(bench/short_day.py)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the scrub-alone floor run (it costs as long as a job run)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--_child", choices=("scrub", "job"), help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
@@ -368,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",")]
+        sizes = ([args.short_events] if args.short_events else [2000] if args.quick
+                 else [int(s) for s in args.sizes.split(",")])
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:
         print(f"error: --sizes {args.sizes!r} / --workers {args.workers!r} must be "
@@ -381,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for size in sizes:
-        results.append(bench_size(size, workers, args.seed, env))
+        results.append(bench_size(size, workers, args.seed, env, short=bool(args.short_events),
+                                  floor=not args.no_floor))
         # write after every size, so a long run that is stopped keeps what it measured
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from pipelines.stages.base import METRICS, Stage
+from pipelines.stages.base import METRICS, BundleTally, Stage
 from pipelines.stages.parse import last_user_message
 
 
@@ -87,10 +86,12 @@ class _ScrubFn(beam.DoFn):
             yield record
 
 
-def _findings(record: dict):
-    for entity, n in sorted((record.get("pii_findings") or {}).items()):
-        Metrics.counter("scrub", f"pii_{entity}").inc(n)
-        yield (("scrub", f"pii_{entity}", ""), n)
+class _Findings(BundleTally):
+    """PII findings per entity type, summed per bundle (counters ``scrub/pii_<TYPE>``)."""
+
+    def tallies(self, record: dict):
+        return [(("scrub", f"pii_{entity}", ""), n)
+                for entity, n in (record.get("pii_findings") or {}).items()]
 
 
 class ScrubPII(Stage):
@@ -109,4 +110,4 @@ class ScrubPII(Stage):
             | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self._max_batch_size)
             | "Scrub" >> beam.ParDo(_ScrubFn(self._config))
         )
-        return {"kept": kept, METRICS: kept | "Findings" >> beam.FlatMap(_findings)}
+        return {"kept": kept, METRICS: kept | "Findings" >> beam.ParDo(_Findings())}

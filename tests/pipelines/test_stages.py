@@ -271,6 +271,20 @@ def test_the_base_counts_every_stage_the_same_way():
     assert counters == {"in": 4, "out": 2, "dropped_invalid_json": 1, "dropped_empty_line": 1}
 
 
+def test_tallies_are_summed_per_bundle_not_sent_per_record():
+    """300 records give a handful of tally elements (one per key and bundle), same sums: the
+    counts never cost a shuffle element per record and stage."""
+    lines = [("a.jsonl", n, line(interaction(f"i{n}"))) for n in range(1, 301)]
+    with TestPipeline() as p:
+        out = p | beam.Create(lines) | ParseEvents(None)
+        tallies = out[TALLIES]
+        assert_that(tallies | "Sum" >> beam.CombinePerKey(sum),
+                    equal_to([(("parse", "in", ""), 300), (("parse", "out", ""), 300)]),
+                    label="sums")
+        assert_that(tallies | "Count" >> beam.combiners.Count.Globally()
+                    | beam.Map(lambda n: n < 60), equal_to([True]), label="few")
+
+
 def test_a_stage_must_implement_its_transform():
     from pipelines.stages import Stage
 
