@@ -49,8 +49,8 @@ class CycleConfig:
     levers: tuple[str, ...] = ("sft", "dpo")
     continue_epochs: float = 3.0  # a few passes over a day's feedback: tens to hundreds of rows
     continue_learning_rate: float = 1e-3  # a third of the from-scratch rate: adjust, don't relearn
-    dpo_epochs: float = 3.0
-    dpo_learning_rate: float = 5e-4
+    dpo_epochs: float = 2.0
+    dpo_learning_rate: float = 1e-4  # 5e-4 made the demo's model babble (docs/training.md)
     dpo_beta: float = 0.1
     # Two-stage gate: a candidate that passes the offline checks against a champion serves the
     # canary for a day (registry alias "challenger"), and the online check on that traffic

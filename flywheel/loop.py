@@ -33,9 +33,11 @@ class LoopConfig:
     canary_share: float = 0.5  # users on the challenger while it is on the canary
     levers: tuple[str, ...] = ("sft", "dpo")
     users_config: UsersConfig = field(default_factory=UsersConfig)
-    # CycleConfig fields. The reward model only votes offline (the online check decides), so a
-    # smaller pair budget than the daily default keeps a day of the loop in minutes on 2 cores.
-    cycle_overrides: dict = field(default_factory=lambda: {"max_reward_pairs": 300})
+    # CycleConfig fields. The reward model only votes offline (the online check decides), so
+    # the loop trains the small encoder from config on a bounded pair budget: MiniLM took
+    # 2-3 min a day here on a shared 2-core machine, which alone broke the demo's 10 minutes.
+    cycle_overrides: dict = field(default_factory=lambda: {"reward_base": "tiny",
+                                                           "max_reward_pairs": 600})
 
     def day(self, n: int) -> str:
         return (dt.date.fromisoformat(self.start) + dt.timedelta(days=n - 1)).isoformat()

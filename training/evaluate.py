@@ -91,7 +91,7 @@ class RewardCheck:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-MIN_SCOPED_EVAL = 8  # fewer fresh eval conversations than this: the loss is read on the whole split
+MIN_SCOPED_EVAL = 5  # fewer fresh eval conversations than this: the loss is read on the whole split
 UNTRUSTED_SUFFIX = "_reward_model_untrusted"  # added to a reason reached without the win rate
 
 
