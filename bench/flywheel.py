@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from feedback.users.tastes import taste_name
-    from flywheel.demo import _quiet, _setup_environment
+    from flywheel.demo import quiet_output, setup_environment
     from flywheel.loop import LoopConfig, compare_on_questions, cycle_config, format_days, run_loop
 
     name = f"flywheel-{taste_name(args.taste)}-{'+'.join(levers)}-s{args.seed}"
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and any(out.iterdir()):
         parser.error(f"{out} is not empty: remove it or give another --out")
     out.mkdir(parents=True, exist_ok=True)
-    key_file = _setup_environment(out)
+    key_file = setup_environment(out)
     config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
                         vendor_users=args.vendor_users, seed=args.seed, levers=levers)
-    terminal = _quiet(out / "bench.log")
+    terminal = quiet_output(out / "bench.log")
     started = time.monotonic()
     result = run_loop(config, str(key_file), say=lambda line: print(line, file=terminal))
     cconfig = cycle_config(config, str(key_file))

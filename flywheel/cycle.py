@@ -159,7 +159,8 @@ def train_reward_model(config: CycleConfig, dataset_id: str) -> dict:
 CHALLENGER_ALIAS = "challenger"  # the candidate on the canary, between the two gate stages
 
 
-def _alias(config: CycleConfig, alias: str):
+def alias_version(config: CycleConfig, alias: str):
+    """The ``flywheel-sft`` version an alias (champion, challenger) points at, or None."""
     from training import registry
     from training.config import SFT_MODEL_NAME
 
@@ -182,7 +183,7 @@ def _champion_since(config: CycleConfig, day: str):
     """(champion version, its checkpoint, the interactions since its dataset) or None."""
     from training import registry
 
-    champion = _alias(config, "champion")
+    champion = alias_version(config, "champion")
     if champion is None:
         return None
     path = registry.local_model_dir(champion)
@@ -195,7 +196,7 @@ def train_candidate(config: CycleConfig, dataset_id: str, day: str | None = None
     from training.sft import train_sft
 
     if config.canary:
-        pending = _alias(config, CHALLENGER_ALIAS)
+        pending = alias_version(config, CHALLENGER_ALIAS)
         if pending is not None:  # its canary day: the online check decides, nothing new trains
             return {"version": int(pending.version), "reused": True, "stage": "canary",
                     "metrics": _metrics_of(config, pending)}
@@ -320,7 +321,7 @@ def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> di
     from training.evaluate import EvalResult
     from training.online import online_decision
 
-    champion = _alias(config, "champion")
+    champion = alias_version(config, "champion")
     offline_path = _offline_report(config, candidate_version, int(champion.version))
     offline = json.loads(offline_path.read_text())
     evidence = online_evidence(config, day, f"{SFT_MODEL_NAME}/{champion.version}",
@@ -359,7 +360,7 @@ def promote_or_keep(config: CycleConfig, day: str, candidate_version: int | None
     from training.promote import promote
 
     client = registry.connect(config.warehouse, config.tracking_uri)
-    champion = _alias(config, "champion")
+    champion = alias_version(config, "champion")
     current = int(champion.version) if champion is not None else None
     decision = decision or {}
     if candidate_version is None:
@@ -373,7 +374,7 @@ def promote_or_keep(config: CycleConfig, day: str, candidate_version: int | None
     outcome = promote(config.warehouse, candidate_version, evaluation, run_key=f"cycle:{day}",
                       webhook=config.webhook, command=config.redeploy_command,
                       tracking_uri=config.tracking_uri)
-    if decision.get("stage") == "online" and _alias(config, CHALLENGER_ALIAS) is not None:
+    if decision.get("stage") == "online" and alias_version(config, CHALLENGER_ALIAS) is not None:
         client.delete_registered_model_alias(SFT_MODEL_NAME, CHALLENGER_ALIAS)  # canary is over
     return outcome
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from warehouse import umask
 
 
-def _setup_environment(out: Path) -> Path:
+def setup_environment(out: Path) -> Path:
     from warehouse import pseudonym
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -90,11 +90,11 @@ def _flat(counts: dict, prefix: str = "") -> dict:
     return out
 
 
-# Where the demo's own progress and summary go; everything else goes to the log (see _quiet).
+# Where the demo's own progress and summary go; everything else goes to the log (see quiet_output).
 _TERMINAL = [sys.stderr]
 
 
-def _quiet(log_path: Path):
+def quiet_output(log_path: Path):
     """Send the libraries' chatter (Beam, TRL's per-step loss dicts, progress bars, warnings,
     worker subprocesses) to ``log_path``: file descriptors 1 and 2 point at the log, and the
     demo keeps a duplicate of the terminal for its own lines. Returns the terminal stream."""
@@ -124,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    key_file = _setup_environment(out)
+    key_file = setup_environment(out)
     loop = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
                       vendor_users=args.vendor_users, seed=args.seed)
     log_path = out / "demo.log"
-    terminal = _quiet(log_path)
+    terminal = quiet_output(log_path)
     print(f"library output goes to {log_path}", file=terminal)
     started = time.monotonic()
     cycles: dict[str, dict] = {}

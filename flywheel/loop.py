@@ -146,9 +146,9 @@ def compare_on_questions(config: LoopConfig, cconfig, day: str, baseline: int, s
 
 
 def served_versions(cconfig) -> tuple[int | None, int | None]:
-    from flywheel.cycle import CHALLENGER_ALIAS, _alias
+    from flywheel.cycle import CHALLENGER_ALIAS, alias_version
 
-    champion, challenger = _alias(cconfig, "champion"), _alias(cconfig, CHALLENGER_ALIAS)
+    champion, challenger = alias_version(cconfig, "champion"), alias_version(cconfig, CHALLENGER_ALIAS)
     return (int(champion.version) if champion else None,
             int(challenger.version) if challenger else None)
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import PSEUDONYM_KEY
 
 # A loop small enough for a test: few users, a tiny reward encoder, few training passes.
-TINY_CYCLE = {"reward_base": "tiny", "max_reward_pairs": 100, "reward_epochs": 1.0, "sft_epochs": 4.0,
+TINY_CYCLE = {"reward_base": "tiny", "max_reward_pairs": 100, "reward_epochs": 1.0, "sft_epochs": 8.0,
               "eval_prompts": 8, "continue_epochs": 1.0, "dpo_epochs": 1.0}
 
 
@@ -24,7 +24,7 @@ def two_days(tmp_path_factory):
 
     os.environ["FLYWHEEL_PSEUDONYM_KEY"] = PSEUDONYM_KEY
     out = tmp_path_factory.mktemp("loop")
-    config = LoopConfig(out=str(out), taste="concise", days=2, users=6, vendor_users=40, seed=5,
+    config = LoopConfig(out=str(out), taste="concise", days=2, users=6, vendor_users=60, seed=5,
                         users_config=UsersConfig(workers=2), cycle_overrides=TINY_CYCLE)
     served_after: list[int | None] = []
 
