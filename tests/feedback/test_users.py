@@ -93,3 +93,16 @@ def test_users_and_their_questions_are_reproducible():
     assert a != first_questions(3, "2026-11-03", 5)  # same users, new questions every day
     assert all(m[-1]["role"] == "user" and m[-1]["content"] for m in a)
     assert len(a) >= 5 * UsersConfig().conversations_per_user[0]
+
+
+def test_cli_names_the_bad_value(capsys):
+    from feedback.users.cli import main
+
+    assert main(["--gateway", "http://127.0.0.1:9", "--date", "2026-11-02", "--users", "1",
+                 "--seed", "1", "--taste", "nocolon"]) == 2
+    assert "MODULE:FUNCTION" in capsys.readouterr().err
+    assert main(["--gateway", "http://127.0.0.1:9", "--date", "2026-11-02", "--users", "1",
+                 "--seed", "1", "--taste", "concise"]) == 2  # nothing listens on port 9
+    assert "unreachable" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--gateway", "x", "--date", "20261102", "--users", "1", "--seed", "1", "--taste", "coin"])
