@@ -77,3 +77,17 @@ def bootstrap_mean_ci(
     low = means[int(math.floor(tail * (samples - 1)))]
     high = means[int(math.ceil((1 - tail) * (samples - 1)))]
     return (low, high)
+
+
+def difference_interval(successes_a: float, n_a: int, successes_b: float, n_b: int,
+                        confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of rate A minus rate B, from the two Wilson intervals
+    (Newcombe 1998, method 10): sound at small n and rates near 0 or 1. NaN when either n is 0."""
+    if n_a <= 0 or n_b <= 0:
+        return (math.nan, math.nan)
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    low_a, high_a = wilson_interval(successes_a, n_a, confidence)
+    low_b, high_b = wilson_interval(successes_b, n_b, confidence)
+    diff = p_a - p_b
+    return (diff - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2),
+            diff + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2))

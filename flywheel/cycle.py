@@ -41,6 +41,21 @@ class CycleConfig:
     # Curated landing days older than this many days are deleted after erasure; None keeps
     # the raw landing zone (it is the only copy that can re-curate a day).
     landing_retention_days: int | None = None
+    # Learning from users (docs/training.md, "Learning from what users said"): once a champion
+    # serves, the candidate continues from it on the feedback that arrived since it was
+    # trained, with these levers in order ("sft": well-rated and user-edited answers; "dpo": the
+    # preference pairs). False: every candidate is trained from scratch on the whole window.
+    continue_from_champion: bool = False
+    levers: tuple[str, ...] = ("sft", "dpo")
+    continue_epochs: float = 3.0  # a few passes over a day's feedback: tens to hundreds of rows
+    continue_learning_rate: float = 1e-3  # a third of the from-scratch rate: adjust, don't relearn
+    dpo_epochs: float = 2.0
+    dpo_learning_rate: float = 1e-4  # 5e-4 made the demo's model babble (docs/training.md)
+    dpo_beta: float = 0.1
+    # Two-stage gate: a candidate that passes the offline checks against a champion serves the
+    # canary for a day (registry alias "challenger"), and the online check on that traffic
+    # decides its promotion. False: the offline checks alone promote (no canary traffic).
+    canary: bool = False
     webhook: str | None = None  # called with the deployment manifest on promotion
     redeploy_command: str | None = None
     tracking_uri: str | None = None  # default: sqlite under the warehouse
@@ -141,21 +156,109 @@ def train_reward_model(config: CycleConfig, dataset_id: str) -> dict:
     return {"version": int(info["version"]), "reused": False, "metrics": info["metrics"]}
 
 
-def train_candidate(config: CycleConfig, dataset_id: str) -> dict:
+CHALLENGER_ALIAS = "challenger"  # the candidate on the canary, between the two gate stages
+
+
+def alias_version(config: CycleConfig, alias: str):
+    """The ``flywheel-sft`` version an alias (champion, challenger) points at, or None."""
+    from training import registry
+    from training.config import SFT_MODEL_NAME
+
+    client = registry.connect(config.warehouse, config.tracking_uri)
+    return registry.alias_version(client, SFT_MODEL_NAME, alias)
+
+
+def fresh_event_ids(config: CycleConfig, after_day: str, day: str) -> set[str]:
+    """Interactions curated for the days after ``after_day`` up to ``day``: what users said
+    since the champion's dataset was built."""
+    from curation import views
+
+    con = views.connect(config.warehouse)
+    rows = con.execute("SELECT event_id FROM interactions WHERE dt > CAST(? AS DATE) "
+                       "AND dt <= CAST(? AS DATE)", [after_day, day]).fetchall()
+    return {row[0] for row in rows}
+
+
+def _champion_since(config: CycleConfig, day: str):
+    """(champion version, its checkpoint, the interactions since its dataset) or None."""
+    from training import registry
+
+    champion = alias_version(config, "champion")
+    if champion is None:
+        return None
+    path = registry.local_model_dir(champion)
+    as_of = json.loads((path / "meta.json").read_text()).get("dataset_as_of") or day
+    return champion, path, fresh_event_ids(config, as_of, day)
+
+
+def train_candidate(config: CycleConfig, dataset_id: str, day: str | None = None) -> dict:
     from training.config import SFT_MODEL_NAME, SFTTrainConfig
     from training.sft import train_sft
 
+    if config.canary:
+        pending = alias_version(config, CHALLENGER_ALIAS)
+        if pending is not None:  # its canary day: the online check decides, nothing new trains
+            return {"version": int(pending.version), "reused": True, "stage": "canary",
+                    "metrics": _metrics_of(config, pending)}
     existing = _existing_version(config, SFT_MODEL_NAME, dataset_id, "sft")
     if existing is not None:
-        return {"version": int(existing.version), "reused": True,
+        return {"version": int(existing.version), "reused": True, "stage": "offline",
                 "metrics": _metrics_of(config, existing)}
+    since = _champion_since(config, day) if config.continue_from_champion and day else None
+    if since is not None:
+        return _continue_from_champion(config, dataset_id, *since)
     learning_rate = config.sft_learning_rate or (
         3e-3 if config.sft_base == "tiny" else SFTTrainConfig.learning_rate)
     info = train_sft(config.warehouse, dataset_id, tracking_uri=config.tracking_uri,
                      config=SFTTrainConfig(base=config.sft_base, epochs=config.sft_epochs,
                                            learning_rate=learning_rate,
                                            max_length=config.sft_max_length))
-    return {"version": int(info["version"]), "reused": False, "metrics": info["metrics"]}
+    return {"version": int(info["version"]), "reused": False, "stage": "offline",
+            "metrics": info["metrics"]}
+
+
+def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path,
+                            event_ids: set[str]) -> dict:
+    """The levers in order, each from the previous one's checkpoint; the last one registers."""
+    from training.config import SFTTrainConfig
+    from training.data import DatasetError
+    from training.dpo import DPOTrainConfig, train_dpo
+    from training.reward import default_out
+    from training.sft import train_sft
+
+    base, used, metrics, info = str(path), [], {}, None
+    for lever in config.levers:
+        last = lever == config.levers[-1]
+        try:
+            if lever == "sft":
+                sft_config = SFTTrainConfig(base=base, epochs=config.continue_epochs,
+                                            learning_rate=config.continue_learning_rate,
+                                            max_length=config.sft_max_length)
+                info = train_sft(config.warehouse, dataset_id, config=sft_config, register=last,
+                                 tracking_uri=config.tracking_uri, event_ids=event_ids,
+                                 out=default_out(config.warehouse, f"sft-from-v{champion.version}",
+                                                 dataset_id, sft_config))
+            elif lever == "dpo":
+                dpo_config = DPOTrainConfig(epochs=config.dpo_epochs, beta=config.dpo_beta,
+                                            learning_rate=config.dpo_learning_rate)
+                info = train_dpo(config.warehouse, dataset_id, base, config=dpo_config,
+                                 register=True, tracking_uri=config.tracking_uri,
+                                 event_ids=event_ids, levers=(*used, "dpo"),
+                                 base_version=int(champion.version))
+            else:
+                raise ValueError(f"unknown lever {lever!r} (expected sft or dpo)")
+        except DatasetError as error:  # no fresh rows or pairs for this lever today
+            log.warning("lever %s skipped: %s", lever, error)
+            continue
+        used.append(lever)
+        base = info["model_dir"]
+        metrics.update(info["metrics"])
+    if info is None or "version" not in info:
+        return {"version": None, "reused": False, "stage": "none", "levers": used,
+                "reason": "no_fresh_feedback", "metrics": metrics}
+    return {"version": int(info["version"]), "reused": False, "stage": "offline", "levers": used,
+            "base_version": int(champion.version), "fresh_interactions": len(event_ids),
+            "metrics": metrics}
 
 
 def _metrics_of(config: CycleConfig, version) -> dict:
@@ -167,29 +270,113 @@ def _metrics_of(config: CycleConfig, version) -> dict:
     return dict(client.get_run(version.run_id).data.metrics)
 
 
-def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate_version: int,
-                       reward_version: int) -> dict:
+def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate: dict | int,
+                       reward_version: int, day: str | None = None) -> dict:
+    """The offline checks for a freshly trained candidate; the online check for the one that
+    served the canary today. ``candidate``: train_candidate's result, or a version number."""
     from training.config import EvalConfig
     from training.evaluate import evaluate
 
-    path = evaluate(str(candidate_version), "champion", str(reward_version),
+    if not isinstance(candidate, dict):
+        candidate = {"version": int(candidate), "stage": "offline"}
+    if candidate.get("version") is None:
+        return {"evaluation": None, "decision": {"promote": False, "reason": candidate["reason"]},
+                "candidate": None, "champion": None}
+    if candidate.get("stage") == "canary":
+        return evaluate_online(config, candidate["version"], day)
+    since = _champion_since(config, day) if config.continue_from_champion and day else None
+    path = evaluate(str(candidate["version"]), "champion", str(reward_version),
                     warehouse=config.warehouse, dataset_id=dataset_id,
                     config=EvalConfig(max_prompts=config.eval_prompts),
-                    tracking_uri=config.tracking_uri)
+                    tracking_uri=config.tracking_uri,
+                    eval_event_ids=since[2] if since else None, canary=config.canary)
     report = json.loads(Path(path).read_text())
     return {"evaluation": path, "decision": report["decision"],
             "candidate": report["candidate"], "champion": report["champion"]}
 
 
-def promote_or_keep(config: CycleConfig, day: str, candidate_version: int,
-                    evaluation: str) -> dict:
+def online_evidence(config: CycleConfig, day: str, champion_label: str, challenger_label: str):
+    """The day's curated feedback on each arm (``training.online.OnlineEvidence``)."""
+    from curation import views
+    from training.online import ArmVotes, OnlineEvidence
+
+    con = views.connect(config.warehouse)
+    rows = con.execute(
+        "SELECT model_version, sum(n_thumbs_up + CASE WHEN n_ratings > 0 AND mean_rating >= 4 "
+        "THEN n_ratings ELSE 0 END), sum(n_thumbs_down + CASE WHEN n_ratings > 0 AND "
+        "mean_rating <= 2 THEN n_ratings ELSE 0 END), sum(ab_wins) FROM rated_interactions "
+        "WHERE dt = CAST(? AS DATE) AND model_version IN (?, ?) GROUP BY model_version",
+        [day, champion_label, challenger_label]).fetchall()
+    by_version = {version: (int(up or 0), int(down or 0), int(wins or 0))
+                  for version, up, down, wins in rows}
+    champion = by_version.get(champion_label, (0, 0, 0))
+    challenger = by_version.get(challenger_label, (0, 0, 0))
+    return OnlineEvidence(ArmVotes(champion[0], champion[1]), ArmVotes(challenger[0], challenger[1]),
+                          challenger_wins=challenger[2], champion_wins=champion[2])
+
+
+def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> dict:
+    """The online check on today's canary traffic; its report beside the offline ones."""
+    from training.config import SFT_MODEL_NAME
+    from training.evaluate import EvalResult
+    from training.online import online_decision
+
+    champion = alias_version(config, "champion")
+    offline_path = _offline_report(config, candidate_version, int(champion.version))
+    offline = json.loads(offline_path.read_text())
+    evidence = online_evidence(config, day, f"{SFT_MODEL_NAME}/{champion.version}",
+                               f"{SFT_MODEL_NAME}/{candidate_version}")
+    promote, reason, stats = online_decision(evidence)
+    report = {"dataset_id": offline.get("dataset_id"), "day": day, "stage": "online",
+              "candidate": offline["candidate"], "champion": offline["champion"],
+              "offline_evaluation": str(offline_path), "online": stats,
+              "decision": {"promote": promote, "reason": reason, "stage": "online"}}
+    EvalResult.from_dict(report["candidate"])  # the offline report is one training.evaluate wrote
+    out = Path(config.warehouse) / "evaluations" / "online" / f"dt={day}" / (
+        f"v{candidate_version}-vs-v{champion.version}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    tmp.replace(out)
+    return {"evaluation": str(out), "decision": report["decision"], "online": stats,
+            "candidate": report["candidate"], "champion": report["champion"]}
+
+
+def _offline_report(config: CycleConfig, candidate_version: int, champion_version: int) -> Path:
+    found = sorted((Path(config.warehouse) / "evaluations").glob(
+        f"*/v{candidate_version}-vs-v{champion_version}.json"))
+    if not found:
+        raise FileNotFoundError(f"no offline evaluation of v{candidate_version} against "
+                                f"v{champion_version} under {config.warehouse}/evaluations")
+    return found[-1]
+
+
+def promote_or_keep(config: CycleConfig, day: str, candidate_version: int | None,
+                    evaluation: str | None, decision: dict | None = None) -> dict:
     """Acts on the gate decision the evaluation recorded: moves the alias when it says promote,
-    records the refusal otherwise."""
+    sends the candidate to the canary when it says so, records the refusal otherwise."""
+    from training import registry
+    from training.config import SFT_MODEL_NAME
     from training.promote import promote
 
-    return promote(config.warehouse, candidate_version, evaluation, run_key=f"cycle:{day}",
-                   webhook=config.webhook, command=config.redeploy_command,
-                   tracking_uri=config.tracking_uri)
+    client = registry.connect(config.warehouse, config.tracking_uri)
+    champion = alias_version(config, "champion")
+    current = int(champion.version) if champion is not None else None
+    decision = decision or {}
+    if candidate_version is None:
+        return {"promoted": False, "reason": decision.get("reason"), "from_version": current,
+                "to_version": current, "recorded": False, "redeploy": {}}
+    if decision.get("canary"):
+        client.set_registered_model_alias(SFT_MODEL_NAME, CHALLENGER_ALIAS, str(candidate_version))
+        return {"promoted": False, "canary": True, "challenger": int(candidate_version),
+                "reason": decision["reason"], "from_version": current, "to_version": current,
+                "recorded": False, "redeploy": {}}
+    outcome = promote(config.warehouse, candidate_version, evaluation, run_key=f"cycle:{day}",
+                      webhook=config.webhook, command=config.redeploy_command,
+                      tracking_uri=config.tracking_uri)
+    if decision.get("stage") == "online" and alias_version(config, CHALLENGER_ALIAS) is not None:
+        client.delete_registered_model_alias(SFT_MODEL_NAME, CHALLENGER_ALIAS)  # canary is over
+    return outcome
 
 
 def keep_champion(config: CycleConfig, day: str, candidate_version: int, evaluation: str) -> dict:
@@ -225,8 +412,9 @@ def run_cycle(config: CycleConfig, day: str, progress=None) -> dict:
     step("publish", publish, config, day)
     dataset = step("build_dataset", build_dataset, config, day)
     reward = step("train_reward", train_reward_model, config, dataset["dataset_id"])
-    candidate = step("train_sft", train_candidate, config, dataset["dataset_id"])
+    candidate = step("train_sft", train_candidate, config, dataset["dataset_id"], day)
     evaluation = step("evaluate", evaluate_candidate, config, dataset["dataset_id"],
-                      candidate["version"], reward["version"])
-    step("promote", promote_or_keep, config, day, candidate["version"], evaluation["evaluation"])
+                      candidate, reward["version"], day)
+    step("promote", promote_or_keep, config, day, candidate["version"], evaluation["evaluation"],
+         evaluation["decision"])
     return steps

@@ -1,11 +1,13 @@
-"""`make demo`: two turns of the flywheel on a laptop, on the embedded defaults.
+"""`make demo`: the flywheel turning for real, on a laptop, on the embedded defaults.
 
-Day 1: simulated traffic -> curation -> datasets -> reward model + SFT -> the first model is
-evaluated and becomes champion. Day 2: users talk to that champion and rate its answers -> the
-whole cycle again -> the gate decides whether the new candidate replaces it. Then a short
-summary and the HTML report. Everything lives under ``--out`` (landing zone, warehouse, MLflow
-registry, reports); rerunning reuses what is already there, so a second run is quick and
-changes nothing.
+Day 1: historic logs of a vendor model -> curation -> datasets -> reward model + SFT -> the first
+champion. The gateway starts on it. Day 2: simulated users talk to the gateway and react by their
+taste -> the cycle continues from the champion on what they said -> the offline gate sends the
+candidate to the canary. Day 3: the users talk to the champion and the canary -> the online gate
+promotes (the gateway hot-swaps) or keeps the champion. The summary prints, per day and served
+version, the users' mean taste score and thumbs-up rate with 95% CIs, and the gate's decision
+and reason. Everything lives under ``--out`` (landing zone, taste truth beside it, warehouse,
+MLflow registry, reports); library output goes to ``--out/demo.log``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ from pathlib import Path
 
 from warehouse import umask
 
-DAY1, DAY2 = "2026-11-01", "2026-11-02"
 
-
-def _setup_environment(out: Path) -> Path:
+def setup_environment(out: Path) -> Path:
     from warehouse import pseudonym
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,51 +56,27 @@ def _cycle(config, day: str) -> dict:
     return steps
 
 
-def _champion_label(config) -> str:
-    from training import registry
-    from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME
-
-    client = registry.connect(config.warehouse, config.tracking_uri)
-    version = registry.alias_version(client, SFT_MODEL_NAME, CHAMPION_ALIAS)
-    # The exact registry version, as the gateway labels what it serves ("flywheel-sft/3").
-    return f"{SFT_MODEL_NAME}/{version.version}" if version is not None else "v1"
-
-
-def _summary(config, results: dict[str, dict], seconds: float) -> str:
+def _summary(config, result: dict, cycles: dict, seconds: float) -> str:
     from curation import questions, views
+    from flywheel.loop import format_days
 
     con = views.connect(config.warehouse)
-    lines = [f"\n=== user-data flywheel demo: two cycles in {seconds / 60:.1f} min ==="]
-    for day, steps in results.items():
-        lines.append(f"\n--- {day} ---")
+    lines = [f"\n=== user-data flywheel demo: {len(result['days'])} days in {seconds / 60:.1f} min, "
+             f"users' taste: {result['taste']} ===", ""]
+    lines += format_days(result)
+    first, final = result["first_champion"], result["final_champion"]
+    lines.append(f"\nserved at the end: flywheel-sft/{final} (first champion: flywheel-sft/{first})")
+    for day, steps in cycles.items():
         funnel = questions.funnel(con, day)
-        lines.append("funnel (in -> kept): " + "; ".join(
+        flat = _flat(steps["build_dataset"]["counts"])
+        lines.append(f"{day}: funnel " + "; ".join(
             f"{r['stage']} {r['records_in']}->{r['kept']}" for r in funnel
-            if r.get("records_in") is not None and not r.get("reason")))
-        pii = questions.pii_findings(con, day)
-        lines.append("PII placeholders: " + ", ".join(
-            f"{r.get('entity_type', r.get('entity'))}={r.get('findings', r.get('count'))}"
-            for r in pii))
-        counts = steps["build_dataset"]["counts"]
-        flat = _flat(counts)
-        lines.append(f"dataset {steps['build_dataset']['dataset_id']}: SFT "
-                     f"{flat.get('sft.train.rows')} train / {flat.get('sft.eval.rows')} eval, "
-                     f"preference pairs {flat.get('preferences.train.rows')} train / "
-                     f"{flat.get('preferences.eval.rows')} eval")
-        reward = steps["train_reward"]["metrics"]
-        accuracy = reward.get("eval_pairwise_accuracy", reward.get("eval_accuracy"))
-        lines.append(f"reward model v{steps['train_reward']['version']}: held-out pairwise "
-                     f"accuracy {accuracy if accuracy is None else round(accuracy, 3)}")
-        decision = steps["evaluate"]["decision"]
-        promoted = steps["promote"]
-        champion = (f"v{promoted['to_version']}" if promoted["to_version"] is not None
-                    else "none yet")
-        lines.append(f"candidate flywheel-sft v{steps['train_sft']['version']}: gate says "
-                     f"{'PROMOTE' if decision['promote'] else 'KEEP CHAMPION'} ({decision['reason']});"
-                     f" champion: {champion}")
-    lines.append(f"\nHTML report: {results[DAY2]['publish']['report']}")
-    lines.append(f"DuckDB catalog: duckdb {results[DAY2]['publish']['catalog']}")
-    lines.append(f"Explore: python -m curation.inspect --warehouse {config.warehouse} funnel")
+            if r.get("records_in") is not None and not r.get("reason"))
+            + f" | dataset SFT {flat.get('sft.train.rows')}/{flat.get('sft.eval.rows')}, pairs "
+            f"{flat.get('preferences.train.rows')}/{flat.get('preferences.eval.rows')} (train/eval)")
+    last = list(cycles.values())[-1]
+    lines.append(f"\nHTML report: {last['publish']['report']}")
+    lines.append(f"Explore: python -m curation.inspect --warehouse {config.warehouse} feedback --by model_version")
     return "\n".join(lines)
 
 
@@ -114,11 +90,11 @@ def _flat(counts: dict, prefix: str = "") -> dict:
     return out
 
 
-# Where the demo's own progress and summary go; everything else goes to the log (see _quiet).
+# Where the demo's own progress and summary go; everything else goes to the log (see quiet_output).
 _TERMINAL = [sys.stderr]
 
 
-def _quiet(log_path: Path):
+def quiet_output(log_path: Path):
     """Send the libraries' chatter (Beam, TRL's per-step loss dicts, progress bars, warnings,
     worker subprocesses) to ``log_path``: file descriptors 1 and 2 point at the log, and the
     demo keeps a duplicate of the terminal for its own lines. Returns the terminal stream."""
@@ -137,33 +113,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flywheel.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="where everything is written")
-    parser.add_argument("--users", type=int, default=300, help="simulated users per day")
+    parser.add_argument("--users", type=int, default=60, help="simulated users a gateway day")
+    parser.add_argument("--vendor-users", type=int, default=300, help="users in day 1's vendor logs")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--taste", default="concise", help="MODULE:FUNCTION or concise|thorough|polite|coin")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from feedback import simulate
-    from flywheel.cycle import CycleConfig
+    from flywheel.loop import LoopConfig, cycle_config, run_loop
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    key_file = _setup_environment(out)
-    config = CycleConfig(landing=str(out / "landing"), warehouse=str(out / "warehouse"),
-                         pseudonym_key_file=str(key_file))
+    key_file = setup_environment(out)
+    loop = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
+                      vendor_users=args.vendor_users, seed=args.seed)
     log_path = out / "demo.log"
-    terminal = _quiet(log_path)
+    terminal = quiet_output(log_path)
     print(f"library output goes to {log_path}", file=terminal)
     started = time.monotonic()
-    results = {}
-    print(f"day 1 ({DAY1}): simulating {args.users} users talking to model v1", file=terminal)
-    simulate.simulate_day(landing=Path(config.landing), date=DAY1, users=args.users,
-                          seed=args.seed, model_versions=("v1",))
-    results[DAY1] = _cycle(config, DAY1)
-    champion = _champion_label(config)
-    print(f"day 2 ({DAY2}): users rate the champion {champion}", file=terminal)
-    simulate.simulate_day(landing=Path(config.landing), date=DAY2, users=args.users,
-                          seed=args.seed, model_versions=(champion,))
-    results[DAY2] = _cycle(config, DAY2)
-    print(_summary(config, results, time.monotonic() - started), file=terminal)
+    cycles: dict[str, dict] = {}
+
+    def runner(config, day):
+        cycles[day] = _cycle(config, day)
+        return cycles[day]
+
+    result = run_loop(loop, str(key_file), cycle_runner=runner,
+                      say=lambda line: print(line, file=terminal))
+    print(_summary(cycle_config(loop, str(key_file)), result, cycles, time.monotonic() - started),
+          file=terminal)
     print(f"library output (Beam, training steps, warnings): {log_path}", file=terminal)
     return 0
 

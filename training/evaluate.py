@@ -91,6 +91,7 @@ class RewardCheck:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+MIN_SCOPED_EVAL = 5  # fewer fresh eval conversations than this: the loss is read on the whole split
 UNTRUSTED_SUFFIX = "_reward_model_untrusted"  # added to a reason reached without the win rate
 
 
@@ -286,17 +287,31 @@ def evaluate(
     config: EvalConfig = DEFAULT_EVAL,
     policy: GatePolicy = DEFAULT_POLICY,
     tracking_uri: str | None = None,
+    eval_event_ids: set[str] | None = None,
+    canary: bool = False,
 ) -> str:
     """Evaluate ``candidate`` (and ``champion``); write the evaluation JSON and return its path.
 
     Models are local paths, registry version numbers or aliases (``champion``), resolved against
     ``flywheel-sft`` / ``flywheel-reward`` in the warehouse's registry. ``champion=None`` or
     ``"none"`` evaluates a first model; ``"champion"`` with no champion yet does the same.
+
+    ``eval_event_ids``: measure on the eval rows of these interactions (what users said since the
+    champion was trained), unless fewer than ``MIN_SCOPED_EVAL`` remain. ``canary``: a candidate
+    that passes against a champion is not promoted yet but sent to the canary
+    (``decision.canary``); the online check (``training.online``) decides on its traffic.
     """
+    from training.sft import read_sft_rows
+
     dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
     conversations = read_sft(dataset, "eval")
     if not conversations:
         raise DatasetError(f"dataset {dataset.dataset_id} has an empty SFT eval split")
+    scope = "all"
+    if eval_event_ids is not None:
+        scoped = read_sft_rows(dataset, "eval", eval_event_ids)
+        if len(scoped) >= MIN_SCOPED_EVAL:
+            conversations, scope = scoped, "since_champion"
     prompts = [c[:-1] for c in conversations[: config.max_prompts]]
     flagged = flagged_answers(dataset)
 
@@ -328,6 +343,10 @@ def evaluate(
     candidate_eval = EvalResult.from_dict(candidate_result)
     champion_eval = EvalResult.from_dict(champion_result) if champion_result else None
     promote, reason = should_promote(candidate_eval, champion_eval, policy, reward_check)
+    decision = {"promote": promote, "reason": reason,
+                "reward_model_trusted": reward_check.trusted if reward_check else None}
+    if canary and promote and champion_eval is not None:
+        decision.update(promote=False, canary=True, reason=f"canary_after_{reason}")
     report = {
         "dataset_id": dataset.dataset_id,
         "dataset_path": str(dataset.path.resolve()),
@@ -338,8 +357,8 @@ def evaluate(
         "config": asdict(config),
         "policy": asdict(policy),
         # the decision, made here once: promotion and the DAG act on it, never recompute it
-        "decision": {"promote": promote, "reason": reason,
-                     "reward_model_trusted": reward_check.trusted if reward_check else None},
+        "decision": decision,
+        "eval_scope": scope,
         # a few answers for a human to eyeball; the eval split is scrubbed, answers are model text
         "samples": [
             {"candidate": a, "champion": (champion_answers or [None] * len(candidate_answers))[i]}

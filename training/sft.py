@@ -45,6 +45,25 @@ def to_prompt_completion(conversations: list[list[dict]], max_length: int) -> di
     return {"prompt": prompts, "completion": completions}
 
 
+def read_sft_rows(ref, split: str, event_ids: set[str] | None = None) -> list[list[dict]]:
+    """``read_sft`` restricted to rows whose source interaction is in ``event_ids`` (None: all).
+
+    Continuing from the champion learns from what users said since it was trained: the cycle
+    passes the interactions of the days after the champion's dataset.
+    """
+    conversations = read_sft(ref, split)
+    if event_ids is None:
+        return conversations
+    import pyarrow.parquet as pq
+
+    sources = pq.read_table(ref.split("sft", split), columns=["source_event_id"]).column(
+        "source_event_id").to_pylist()
+    if len(sources) != len(conversations):  # read_sft skipped a malformed row: align by row
+        raise DatasetError(f"dataset {ref.dataset_id} sft/{split} has rows without an assistant "
+                           "target; rebuild it with python -m curation.datasets build")
+    return [c for c, source in zip(conversations, sources, strict=True) if source in event_ids]
+
+
 def load_base(base: str, train_conversations: list[list[dict]], tiny: TinyLMConfig, warehouse=None, uri=None):
     """(model, tokenizer, base description) for ``tiny``, ``champion`` or a local path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -171,21 +190,26 @@ def train_sft(
     out: str | Path | None = None,
     register: bool = True,
     tracking_uri: str | None = None,
+    event_ids: set[str] | None = None,
 ) -> dict:
     """Train, write meta.json, log to MLflow and register a ``flywheel-sft`` version.
 
-    Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
+    ``event_ids``: train (and measure) only on rows whose source interaction is one of these
+    (``read_sft_rows``). Returns {"model_dir", "metrics", "dataset_id", and when registered
+    "run_id", "version", ...}.
     """
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "sft", config)
-    train = read_sft(dataset, "train")
-    evaluation = read_sft(dataset, "eval") if dataset.has("sft", "eval") else []
+    train = read_sft_rows(dataset, "train", event_ids)
+    evaluation = read_sft_rows(dataset, "eval", event_ids) if dataset.has("sft", "eval") else []
     metrics, base = fit_sft(train, evaluation, config, out, warehouse, tracking_uri)
-    meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics, **base)
+    meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics,
+                      levers=["sft"], **base)
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
         tags = version_tags(meta)
         if base.get("base_version") is not None:
             tags["base_version"] = str(base["base_version"])
+        tags["levers"] = "sft"
         info.update(
             registry.log_and_register(
                 warehouse, model_name=SFT_MODEL_NAME, model_dir=out, kind="sft",

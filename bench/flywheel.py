@@ -1,0 +1,224 @@
+"""The flywheel as an experiment: K days of simulated users talking to the gateway, the cycle
+after each, and whether the users ended up better served.
+
+    .venv/bin/python bench/flywheel.py --taste MODULE:FUNCTION --days K [--users N]
+        [--levers sft,dpo] [--vendor-users N] [--seed S] [--out DIR]
+
+Per day it prints the served version(s), the users' mean taste score with its 95% CI, and the
+gate's decision with its reason. After the last day it asks the last day's users' opening
+questions of day 1's champion and of the model served at the end (same sampling seeds) and
+reports the mean paired taste difference with its 95% CI. Checks, each a line of the verdict:
+
+* ``improved``: the served model beats day 1's champion (the CI of the difference above 0);
+* ``no_drop``: across promotions, the served score never drops by more than its CI half-width;
+* with ``--taste coin`` (users whose feedback is a fair coin): ``never_promoted`` after day 1,
+  and the bench exits 1 when a candidate was promoted.
+
+Writes ``bench/out/flywheel-<taste>-<levers>-s<seed>.json``. The machine is shared: the wall
+time is printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def served_rows(result: dict) -> list[dict]:
+    """(day, champion version, its score row) for every gateway day."""
+    rows = []
+    for day in result["days"]:
+        label = f"flywheel-sft/{day.get('champion')}"
+        for row in day.get("scores", []):
+            if row["model_version"] == label:
+                rows.append({"day": day["day"], "version": day["champion"], **row})
+    return rows
+
+
+def checks(result: dict, comparison: dict, taste: str) -> dict:
+    promotions = [d for d in result["days"][1:] if d["gate"]["promoted"]]
+    served = served_rows(result)
+    drops = []
+    for before, after in zip(served, served[1:], strict=False):
+        if after["version"] != before["version"]:
+            half = (before["score_ci"][1] - before["score_ci"][0]) / 2
+            drops.append({"from": before["version"], "to": after["version"],
+                          "drop": before["mean_score"] - after["mean_score"], "allowed": half,
+                          "ok": before["mean_score"] - after["mean_score"] <= half})
+    low, high = comparison["difference_ci"]
+    if comparison["served_version"] != comparison["baseline_version"] and comparison["questions"]:
+        # the last promotion, read on the same questions: served minus the day-1 champion
+        half = (high - low) / 2
+        drops.append({"from": comparison["baseline_version"], "to": comparison["served_version"],
+                      "drop": -comparison["mean_difference"], "allowed": half,
+                      "ok": -comparison["mean_difference"] <= half, "on": "same questions"})
+    out = {"promotions_after_day1": len(promotions), "no_drop": all(d["ok"] for d in drops),
+           "drops": drops}
+    out["improved"] = bool(comparison["questions"] and low == low and low > 0)
+    if taste == "coin":
+        out["never_promoted"] = not promotions
+    return out
+
+
+def sample_answers(model_dir, questions: list[list[dict]], seed: int, max_tokens: int,
+                   temperature: float) -> list[str]:
+    """Seeded sampled answers of a checkpoint, as the gateway's transformers backend samples."""
+    import torch
+
+    from training.evaluate import load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_dir)
+    answers = []
+    for i, messages in enumerate(questions):
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)[-(512 - max_tokens):]
+        torch.manual_seed(seed + i)
+        with torch.no_grad():
+            out = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=max_tokens,
+                                 do_sample=True, temperature=temperature, top_p=1.0,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        answers.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip())
+    return answers
+
+
+def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
+    """Each lever alone and both, trained from day 1's champion on day 2's dataset of a finished
+    run (``work``), scored by the taste on day 3's users' opening questions: the paired mean
+    difference against the champion with its 95% t interval. No gateway, no gate: the levers'
+    own effect on the same data."""
+    import math
+
+    from curation.stats import mean_interval
+    from feedback.users import load_taste
+    from feedback.users.session import UsersConfig, first_questions
+    from flywheel import cycle
+    from flywheel.loop import LoopConfig, cycle_config
+    from training import registry
+    from training.dpo import DPOTrainConfig, train_dpo
+    from training.sft import SFTTrainConfig, train_sft
+
+    config = LoopConfig(out=str(work), taste=taste_spec, users=users, seed=seed)
+    cconfig = cycle_config(config, str(work / "pseudonym.key"))
+    taste, uc = load_taste(taste_spec), UsersConfig()
+    client = registry.connect(cconfig.warehouse, cconfig.tracking_uri)
+    first = registry.get_version(client, "flywheel-sft", 1)
+    base = registry.local_model_dir(first)
+    day1, day2, day3 = config.day(1), config.day(2), config.day(3)
+    dataset_id = cycle.build_dataset(cconfig, day2)["dataset_id"]
+    fresh = cycle.fresh_event_ids(cconfig, day1, day2)
+    questions = first_questions(seed, day3, users, None, uc)
+    scores = {"champion": [float(taste(q, a)) for q, a in zip(
+        questions, sample_answers(base, questions, seed, uc.max_tokens, uc.temperature), strict=True)]}
+    sft_config = SFTTrainConfig(base=str(base), epochs=cconfig.continue_epochs,
+                                learning_rate=cconfig.continue_learning_rate, max_length=cconfig.sft_max_length)
+    dpo_config = DPOTrainConfig(epochs=cconfig.dpo_epochs, beta=cconfig.dpo_beta,
+                                learning_rate=cconfig.dpo_learning_rate)
+    ablation = work / "ablation"
+    sft_dir = train_sft(cconfig.warehouse, dataset_id, config=sft_config, register=False,
+                        event_ids=fresh, out=ablation / "sft")["model_dir"]
+    models = {"sft": sft_dir,
+              "dpo": train_dpo(cconfig.warehouse, dataset_id, base, config=dpo_config, register=False,
+                               event_ids=fresh, out=ablation / "dpo")["model_dir"],
+              "sft+dpo": train_dpo(cconfig.warehouse, dataset_id, sft_dir, config=dpo_config,
+                                   register=False, event_ids=fresh, out=ablation / "sft+dpo")["model_dir"]}
+    rows = []
+    for name, path in models.items():
+        answers = sample_answers(path, questions, seed, uc.max_tokens, uc.temperature)
+        scores[name] = [float(taste(q, a)) for q, a in zip(questions, answers, strict=True)]
+    for name, values in scores.items():
+        diffs = [a - b for a, b in zip(values, scores["champion"], strict=True)]
+        n, mean = len(diffs), sum(diffs) / len(diffs)
+        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+        rows.append({"levers": name, "questions": n, "mean_score": sum(values) / n,
+                     "difference": mean, "difference_ci": list(mean_interval(mean, sd, n)) if sd else [0.0, 0.0]})
+    return {"taste": taste_spec, "dataset_id": dataset_id, "fresh_interactions": len(fresh), "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--taste", required=True)
+    parser.add_argument("--days", type=int, default=4)
+    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--vendor-users", type=int, default=300)
+    parser.add_argument("--levers", default="sft,dpo", help="comma list of sft, dpo")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
+    parser.add_argument("--ablate", metavar="WORK",
+                        help="instead of a loop: each lever alone and both, on a finished run's day-2 data")
+    args = parser.parse_args(argv)
+    if args.ablate:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        work = Path(args.ablate).resolve()
+        os.environ["FLYWHEEL_PSEUDONYM_KEY_FILE"] = str(work / "pseudonym.key")
+        result = ablate(work, args.taste, args.users, args.seed)
+        print(f"levers on {result['fresh_interactions']} fresh interactions, taste {args.taste}:")
+        for row in result["rows"]:
+            low, high = row["difference_ci"]
+            print(f"  {row['levers']:<9} mean taste {row['mean_score']:.3f}  vs champion "
+                  f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]  ({row['questions']} questions)")
+        path = REPO / "bench" / "out" / f"flywheel-ablation-{work.name}.json"
+        path.write_text(json.dumps(result, indent=2))
+        print(f"wrote {path}")
+        return 0
+    levers = tuple(x for x in args.levers.split(",") if x)
+    if not levers or set(levers) - {"sft", "dpo"}:
+        parser.error(f"--levers {args.levers!r}: a comma list of sft and dpo")
+    if args.days < 3:
+        parser.error("--days must be >= 3: day 1 is vendor logs, a candidate needs a day of users "
+                     "and a day on the canary")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from feedback.users.tastes import taste_name
+    from flywheel.demo import quiet_output, setup_environment
+    from flywheel.loop import LoopConfig, compare_on_questions, cycle_config, format_days, run_loop
+
+    name = f"flywheel-{taste_name(args.taste)}-{'+'.join(levers)}-s{args.seed}"
+    out = Path(args.out or REPO / "bench" / "out" / "flywheel-work" / name).resolve()
+    if out.exists() and any(out.iterdir()):
+        parser.error(f"{out} is not empty: remove it or give another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    key_file = setup_environment(out)
+    config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
+                        vendor_users=args.vendor_users, seed=args.seed, levers=levers)
+    terminal = quiet_output(out / "bench.log")
+    started = time.monotonic()
+    result = run_loop(config, str(key_file), say=lambda line: print(line, file=terminal))
+    cconfig = cycle_config(config, str(key_file))
+    comparison = compare_on_questions(config, cconfig, config.day(args.days), result["first_champion"],
+                                      result["final_champion"])
+    verdict = checks(result, comparison, args.taste)
+    seconds = time.monotonic() - started
+    lines = [f"\n{name}: {args.days} days, {args.users} users a day, {seconds / 60:.1f} min", ""]
+    lines += format_days(result)
+    ci = comparison["difference_ci"]
+    lines.append(f"\nsame users' questions ({comparison['questions']}, {comparison['day']}): served "
+                 f"v{comparison['served_version']} {comparison['served_mean']:.3f} vs day-1 champion "
+                 f"v{comparison['baseline_version']} {comparison['baseline_mean']:.3f}: difference "
+                 f"{comparison['mean_difference']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]")
+    lines.append("checks: " + ", ".join(f"{k}={v}" for k, v in verdict.items() if k != "drops"))
+    print("\n".join(lines), file=terminal)
+    report = {"name": name, "taste": args.taste, "levers": list(levers), "days": args.days,
+              "users": args.users, "vendor_users": args.vendor_users, "seed": args.seed,
+              "seconds": seconds, "loop": result, "comparison": comparison, "checks": verdict,
+              "command": " ".join(["bench/flywheel.py", *(argv or sys.argv[1:])])}
+    path = REPO / "bench" / "out" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {path}", file=terminal)
+    if args.taste == "coin" and not verdict["never_promoted"]:
+        print("FAIL: a candidate was promoted on users whose feedback is a fair coin", file=terminal)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
