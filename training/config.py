@@ -106,6 +106,9 @@ class GatePolicy:
     min_relative_loss_improvement: float = 0.01  # or held-out bits/byte down by >= 1%
     loss_tolerance: float = 0.02  # never accept held-out bits/byte worse by > 2%, whatever the win rate
     rate_tolerance: float = 0.05  # empty/degenerate/flagged rates may not grow by more than 5 points
+    # ... and by at least this many answers: on a small eval set one extra bad answer is 11 points
+    # of 9 prompts, which is noise, not a regression (the canary judges the candidate next)
+    min_regression_answers: int = 2
     # The win rate votes only when the reward model beats "the longer answer wins" on the day's
     # held-out preference pairs (its accuracy's CI lower bound above the rule's accuracy).
     require_reward_above_length: bool = True

@@ -119,7 +119,10 @@ def should_promote(
     if candidate.bits_per_byte > champion.bits_per_byte * (1 + policy.loss_tolerance):
         return False, "loss_regression"
     for name in ("empty_rate", "degenerate_rate", "flagged_rate"):
-        if getattr(candidate, name) > getattr(champion, name) + policy.rate_tolerance:
+        extra = (getattr(candidate, name) * candidate.n_prompts
+                 - getattr(champion, name) * champion.n_prompts)
+        if (getattr(candidate, name) > getattr(champion, name) + policy.rate_tolerance
+                and extra >= policy.min_regression_answers - 1e-9):
             return False, f"{name.removesuffix('_rate')}_regression"
     trusted = not policy.require_reward_above_length or (reward is not None and reward.trusted)
     ignored = candidate.win_rate_ci_low is not None and not trusted

@@ -42,6 +42,11 @@ UNTRUSTED = RewardCheck(pairs=200, accuracy=0.6, accuracy_ci_low=0.53, length_ac
         (replace(BETTER, bits_per_byte=2.1), CHAMPION, (False, "loss_regression")),
         (replace(BETTER, degenerate_rate=0.2), CHAMPION, (False, "degenerate_regression")),
         (replace(BETTER, empty_rate=0.1), CHAMPION, (False, "empty_regression")),
+        # 2 degenerate answers of 9 against 1 of 9: one answer is noise, the loss decides
+        (replace(BETTER, degenerate_rate=2 / 9, n_prompts=9, win_rate_ci_low=0.0),
+         replace(CHAMPION, degenerate_rate=1 / 9, n_prompts=9), (True, "loss_improved")),
+        (replace(BETTER, degenerate_rate=3 / 9, n_prompts=9, win_rate_ci_low=0.0),
+         replace(CHAMPION, degenerate_rate=1 / 9, n_prompts=9), (False, "degenerate_regression")),
         (replace(BETTER, flagged_rate=0.04, win_rate_ci_low=0.6), replace(CHAMPION, flagged_rate=0.0),
          (True, "win_rate_ci_above_threshold")),
         (replace(BETTER, flagged_rate=0.1), None, (False, "resembles_flagged_answers")),
