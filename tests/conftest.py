@@ -74,6 +74,22 @@ def table_files(warehouse, table: str, day: str | None = None) -> list[str]:
     return sorted(p for d, paths in by_day.items() if day in (None, d) for p in paths)
 
 
+def strings_in(value):
+    """Every string inside a row value (bytes read as latin-1), for tests that search rows for
+    an erased user's traces."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bytes):
+        yield value.decode("latin-1")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from strings_in(k)
+            yield from strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings_in(v)
+
+
 def table_rows(warehouse, table: str, day: str | None = None) -> list[dict]:
     import pyarrow.parquet as pq
 

@@ -16,7 +16,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import PSEUDONYM_KEY
+from tests.conftest import PSEUDONYM_KEY, strings_in
 from tests.s3_store import S3Store
 
 DAYS = ("2026-11-01", "2026-11-02")
@@ -47,20 +47,6 @@ def inspect(url: str, *argv: str) -> str:
     return out.getvalue()
 
 
-def strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bytes):
-        yield value.decode("latin-1")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from strings(k)
-            yield from strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from strings(v)
-
-
 def objects_mentioning(store: S3Store, prefix: str, needles: set[str]) -> dict[str, list[str]]:
     """key -> needles found in it, over every object under prefix (Parquet decoded as well)."""
     found = {}
@@ -71,7 +57,7 @@ def objects_mentioning(store: S3Store, prefix: str, needles: set[str]) -> dict[s
         hits = {n for n in needles if n.encode() in data}
         if key.endswith(".parquet"):
             rows = pq.read_table(io.BytesIO(data)).to_pylist()
-            texts = list(strings([list(r.values()) for r in rows]))
+            texts = list(strings_in([list(r.values()) for r in rows]))
             hits |= {n for n in needles if any(n in t for t in texts)}
         if hits:
             found[key] = sorted(hits)
@@ -173,7 +159,7 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
             assert key.startswith("warehouse/rejects/") and key.endswith(".parquet"), (key, found)
             for row in pq.read_table(io.BytesIO(store.read(key))).to_pylist():
                 named = {c for c, v in row.items() if c not in ("duplicate_of", "detail")
-                         for t in traces | raw_ids for text in strings(v) if t in text}
+                         for t in traces | raw_ids for text in strings_in(v) if t in text}
                 assert not named, (key, {c: row[c] for c in ("stage", "reason", *sorted(named))})
     assert not {r["user_pseudonym"] for r in delta_rows(wh, "interactions")} & victims
     assert load_manifest(wh, dataset_id)["stale"] is bool(held)

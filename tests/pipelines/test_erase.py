@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from governance import erase
-from tests.conftest import table_files
+from tests.conftest import strings_in, table_files
 from warehouse import partitions, tables
 
 # The request record and the tombstone keep the pseudonym by design (docs/governance.md).
@@ -40,26 +40,12 @@ def table_rows(wh: Path, table: str) -> dict[str, list[dict]]:
             for dt, files in partitions.partition_files(str(wh), table).items()}
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bytes):
-        yield value.decode("latin-1")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(k)
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
-
-
 def files_mentioning(wh: Path, needles: set[str]) -> list[str]:
     """Parquet files (any column, decoded) under wh that contain any needle."""
     out = []
     for path in sorted(wh.rglob("*.parquet")):
         rows = pq.read_table(path).to_pylist()
-        if any(n in s for row in rows for s in _strings(list(row.values())) for n in needles):
+        if any(n in s for row in rows for s in strings_in(list(row.values())) for n in needles):
             out.append(path.relative_to(wh).as_posix())
     return out
 
@@ -341,7 +327,7 @@ def pseudonyms_in(wh: Path) -> set[str]:
     found = set()
     for path in wh.rglob("*.parquet"):
         for row in pq.read_table(path).to_pylist():
-            for text in _strings(list(row.values())):
+            for text in strings_in(list(row.values())):
                 found.update(PSEUDONYM.findall(text))
     return found
 
@@ -469,7 +455,7 @@ def victim_traces(before: Path, victims: set[str]) -> set[str]:
                     theirs |= {r[c] for c in ("prompt", "response", "comment", "edited_response")
                                if isinstance(r.get(c), str) and len(r[c]) >= 24}
                 else:
-                    others.extend(_strings(list(r.values())))
+                    others.extend(strings_in(list(r.values())))
     everyone_else = "\n".join(others)
     return traces | {t for t in theirs if t not in everyone_else}
 
