@@ -163,3 +163,23 @@ def test_the_demo_command_line_takes_s3_urls(s3_store, isolated):
     assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{isolated / 'out' / 'mlflow.db'}"
     local = demo.loop_config(demo_args(s3_store, landing=None, warehouse=None), isolated / "out")
     assert "warehouse" not in local.cycle_overrides
+
+
+def test_continuing_from_the_champion_reads_its_fresh_rows_from_the_store(s3_store):
+    """Day 2 on: SFT and DPO keep the rows of the interactions since the champion, read from
+    the dataset's Parquet objects on the store (the demo's day 2 failed here before)."""
+    from training import data
+    from training.dpo import read_pairs
+    from training.sft import read_sft_rows
+
+    wh = s3_store.url("wh")
+    chat = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"}]
+    data.write_dataset(f"{wh}/datasets", "d1", sft={"train": [
+        {"messages": chat, "source_event_id": "old"}, {"messages": chat, "source_event_id": "new"}]},
+        preferences={"train": [
+            {"prompt": "<|user|>\nhello there\n<|assistant|>\n", "chosen": "hi", "rejected": "go",
+             "rule": "rating", "rejected_event_id": event} for event in ("old", "new")]})
+    ref = data.resolve_dataset(wh, "d1")
+    assert read_sft_rows(ref, "train", {"new"}) == [chat]
+    assert [p["rejected"] for p in read_pairs(ref, "train", {"new"})] == ["go"]
+    assert read_pairs(ref, "train", {"none"}) == []
