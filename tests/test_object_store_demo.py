@@ -183,3 +183,18 @@ def test_continuing_from_the_champion_reads_its_fresh_rows_from_the_store(s3_sto
     assert read_sft_rows(ref, "train", {"new"}) == [chat]
     assert [p["rejected"] for p in read_pairs(ref, "train", {"new"})] == ["go"]
     assert read_pairs(ref, "train", {"none"}) == []
+
+
+def test_the_online_check_finds_the_offline_report_in_the_bucket(s3_store):
+    """The canary's second stage reads the offline report it follows from the store."""
+    from flywheel import cycle
+
+    client = s3_store.client()
+    for key in ("wh/evaluations/ds1/v2-vs-v1.json", "wh/evaluations/ds1/v3-vs-v1.json"):
+        client.put_object(Bucket=s3_store.bucket, Key=key, Body=json.dumps({"key": key}).encode())
+    config = cycle.CycleConfig(landing=s3_store.url("landing"), warehouse=s3_store.url("wh"))
+    found = cycle._offline_report(config, 2, 1)  # noqa: SLF001 - the lookup evaluate_online makes
+    assert str(found) == s3_store.url("wh/evaluations/ds1/v2-vs-v1.json")
+    assert json.loads(found.read_text())["key"] == "wh/evaluations/ds1/v2-vs-v1.json"
+    with pytest.raises(FileNotFoundError, match="no offline evaluation of v4"):
+        cycle._offline_report(config, 4, 1)  # noqa: SLF001
