@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# DEMO_ARGS: more demo flags, e.g. "--landing s3://b/landing --warehouse s3://b/warehouse"
+# (an object store: docs/warehouse.md, "The demo on S3")
 demo: $(STAMP)
-	$(BIN)/python -m flywheel.demo --out demo_out
+	$(BIN)/python -m flywheel.demo --out demo_out $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,6 +20,7 @@ import duckdb
 
 from curation import questions, views
 from curation.render import cell, human_bytes
+from warehouse import files as storage
 
 PLOT_IDS = {
     "funnel": "plot-funnel",
@@ -324,10 +325,12 @@ def _listing(con, view: str, title: str, preferred: tuple[str, ...], order: tupl
 def write_report(
     warehouse: str | os.PathLike, out_path: str | os.PathLike,
     config: ReportConfig = ReportConfig(), con: duckdb.DuckDBPyConnection | None = None,
-) -> Path:
-    """Write the report for ``warehouse`` to ``out_path``; returns the absolute path."""
-    out = Path(out_path).expanduser().resolve()
-    if out.is_dir():
+) -> Path | str:
+    """Write the report for ``warehouse`` to ``out_path`` (a path or an object-store URL);
+    returns the absolute path, or the URL."""
+    remote = storage.is_url(out_path)
+    out = str(out_path) if remote else Path(out_path).expanduser().resolve()
+    if not remote and out.is_dir():
         raise views.WarehouseError(f"--out {out} is a directory (expected an .html file)")
     own = con is None
     con = con or views.connect(warehouse)
@@ -336,9 +339,7 @@ def write_report(
     finally:
         if own:
             con.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    # atomic: a temp file and os.replace locally, one whole-object PUT on an object store
+    storage.atomic_write(str(out), page)
     return out
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 log = logging.getLogger("flywheel.cycle")
 
@@ -105,14 +104,20 @@ def erase_requested(config: CycleConfig, day: str) -> dict:
 
 
 def publish(config: CycleConfig, day: str) -> dict:
-    """The analysts' DuckDB catalog and the day's HTML report."""
+    """The analysts' DuckDB catalog and the day's HTML report.
+
+    On an object store there is no catalog file: its views would read ``s3://`` files, which
+    DuckDB does only through an extension it may not download here; analysts run
+    ``python -m curation.inspect --warehouse URL`` (Arrow datasets) instead.
+    """
     from curation import report
     from curation.inspect import write_catalog
+    from warehouse import files, layout
 
-    out = Path(config.warehouse) / "reports" / f"dt={day}"
-    out.mkdir(parents=True, exist_ok=True)
-    html = report.write_report(config.warehouse, out / "report.html")
-    catalog = write_catalog(config.warehouse, Path(config.warehouse) / "catalog.duckdb")
+    html = report.write_report(config.warehouse, layout.report_path(config.warehouse, day))
+    if files.is_url(config.warehouse):
+        return {"report": str(html), "catalog": None}
+    catalog = write_catalog(config.warehouse, layout.catalog_path(config.warehouse))
     return {"report": str(html), "catalog": str(catalog)}
 
 
@@ -290,7 +295,7 @@ def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate: dict | i
                     config=EvalConfig(max_prompts=config.eval_prompts),
                     tracking_uri=config.tracking_uri,
                     eval_event_ids=since[2] if since else None, canary=config.canary)
-    report = json.loads(Path(path).read_text())
+    report = json.loads(_path(path).read_text())
     return {"evaluation": path, "decision": report["decision"],
             "candidate": report["candidate"], "champion": report["champion"]}
 
@@ -320,10 +325,11 @@ def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> di
     from training.config import SFT_MODEL_NAME
     from training.evaluate import EvalResult
     from training.online import online_decision
+    from warehouse import files
 
     champion = alias_version(config, "champion")
     offline_path = _offline_report(config, candidate_version, int(champion.version))
-    offline = json.loads(offline_path.read_text())
+    offline = json.loads(offline_path.read_text())  # a Path, or a UPath on a store
     evidence = online_evidence(config, day, f"{SFT_MODEL_NAME}/{champion.version}",
                                f"{SFT_MODEL_NAME}/{candidate_version}")
     promote, reason, stats = online_decision(evidence)
@@ -332,18 +338,22 @@ def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> di
               "offline_evaluation": str(offline_path), "online": stats,
               "decision": {"promote": promote, "reason": reason, "stage": "online"}}
     EvalResult.from_dict(report["candidate"])  # the offline report is one training.evaluate wrote
-    out = Path(config.warehouse) / "evaluations" / "online" / f"dt={day}" / (
-        f"v{candidate_version}-vs-v{champion.version}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
-    tmp.replace(out)
-    return {"evaluation": str(out), "decision": report["decision"], "online": stats,
+    out = files.join(config.warehouse, "evaluations", "online", f"dt={day}",
+                     f"v{candidate_version}-vs-v{champion.version}.json")
+    # atomic: a temp file and os.replace locally, one whole-object PUT on an object store
+    files.atomic_write(out, json.dumps(report, indent=2, sort_keys=True, default=str))
+    return {"evaluation": out, "decision": report["decision"], "online": stats,
             "candidate": report["candidate"], "champion": report["champion"]}
 
 
-def _offline_report(config: CycleConfig, candidate_version: int, champion_version: int) -> Path:
-    found = sorted((Path(config.warehouse) / "evaluations").glob(
+def _path(location):
+    from warehouse import files
+
+    return files.path(location)
+
+
+def _offline_report(config: CycleConfig, candidate_version: int, champion_version: int):
+    found = sorted((_path(config.warehouse) / "evaluations").glob(
         f"*/v{candidate_version}-vs-v{champion_version}.json"))
     if not found:
         raise FileNotFoundError(f"no offline evaluation of v{candidate_version} against "

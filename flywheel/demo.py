@@ -8,6 +8,12 @@ promotes (the gateway hot-swaps) or keeps the champion. The summary prints, per 
 version, the users' mean taste score and thumbs-up rate with 95% CIs, and the gate's decision
 and reason. Everything lives under ``--out`` (landing zone, taste truth beside it, warehouse,
 MLflow registry, reports); library output goes to ``--out/demo.log``.
+
+``--landing`` and ``--warehouse`` put the landing zone and the warehouse elsewhere, e.g. on an
+object store (``s3://bucket/landing``; the standard AWS variables name the endpoint and the
+credentials, docs/warehouse.md). An object store holds no sqlite file: unless
+``MLFLOW_TRACKING_URI`` names a registry, the demo's is ``--out/mlflow.db``, with the model
+artifacts beside it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from warehouse import umask
@@ -108,6 +115,22 @@ def quiet_output(log_path: Path):
     return terminal
 
 
+def loop_config(args, out: Path):
+    """The loop the command line asks for; ``--landing`` / ``--warehouse`` override where the
+    cycle reads and writes (a local folder or an object-store URL)."""
+    from flywheel.loop import LoopConfig
+    from warehouse import files
+
+    loop = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
+                      vendor_users=args.vendor_users, seed=args.seed)
+    places = {name: value if files.is_url(value) else str(Path(value).resolve())
+              for name, value in (("landing", args.landing), ("warehouse", args.warehouse)) if value}
+    if files.is_url(places.get("warehouse", "")) and not os.environ.get("MLFLOW_TRACKING_URI"):
+        # the gateway the loop starts inherits it, so it reads the same registry
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{out / 'mlflow.db'}"
+    return replace(loop, cycle_overrides={**loop.cycle_overrides, **places})
+
+
 def main(argv: list[str] | None = None) -> int:
     umask.restrict_umask()  # outputs are never world-readable (FLYWHEEL_UMASK)
     parser = argparse.ArgumentParser(prog="python -m flywheel.demo", description=__doc__,
@@ -118,15 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--taste", default="concise", help="MODULE:FUNCTION or concise|thorough|polite|coin")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--landing", help="landing zone folder or URL (default: OUT/landing)")
+    parser.add_argument("--warehouse", help="warehouse folder or URL (default: OUT/warehouse)")
     args = parser.parse_args(argv)
-
-    from flywheel.loop import LoopConfig, cycle_config, run_loop
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     key_file = setup_environment(out)
-    loop = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
-                      vendor_users=args.vendor_users, seed=args.seed)
+    loop = loop_config(args, out)
     log_path = out / "demo.log"
     terminal = quiet_output(log_path)
     print(f"library output goes to {log_path}", file=terminal)
@@ -136,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     def runner(config, day):
         cycles[day] = _cycle(config, day)
         return cycles[day]
+
+    from flywheel.loop import cycle_config, run_loop
 
     result = run_loop(loop, str(key_file), cycle_runner=runner,
                       say=lambda line: print(line, file=terminal))

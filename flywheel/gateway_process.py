@@ -29,13 +29,21 @@ class GatewayProcess:
     def __init__(self, landing: str | Path, warehouse: str | Path, day: str, log_path: str | Path,
                  challenger: int | None = None, challenger_share: float = 0.0,
                  instance: str | None = None):
-        self.landing, self.warehouse, self.day = Path(landing), Path(warehouse), day
+        # URLs stay strings (Path would fold "s3://b" into "s3:/b")
+        self.landing, self.warehouse, self.day = str(landing), str(warehouse), day
+        self.instance = instance or f"sim{day.replace('-', '')}"
+        # Open segments live in the landing folder, or for an object store in a local spool
+        # (uploaded whole when they close): wait_segments_closed watches whichever it is.
+        self.remote = "://" in self.landing
+        self.spool = Path(log_path).parent / "gateway-spool" / self.instance if self.remote else None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "serving.gateway", "--landing", str(landing),
                 "--warehouse", str(warehouse), "--port", str(self.port),
                 "--clock-start", f"{day}T08:00:00Z", "--clock-speed", str(CLOCK_SPEED),
-                "--segment-max-age", str(SEGMENT_AGE_S), "--instance", instance or f"sim{day.replace('-', '')}"]
+                "--segment-max-age", str(SEGMENT_AGE_S), "--instance", self.instance]
+        if self.spool is not None:
+            argv += ["--spool", str(self.spool)]
         if challenger is not None:
             argv += ["--challenger", str(challenger), "--challenger-share", str(challenger_share)]
         self.argv = argv
@@ -79,11 +87,13 @@ class GatewayProcess:
         return None
 
     def wait_segments_closed(self, timeout_s: float = 30.0) -> bool:
-        """True once no open segment is left in the day's landing partition."""
-        folder = self.landing / f"dt={self.day}"
+        """True once no open segment is left in the day's landing partition (and, for an
+        object store, no closed one is left in the spool waiting for its upload)."""
+        folder = (self.spool if self.remote else Path(self.landing)) / f"dt={self.day}"
+        waiting = (".*.jsonl.open", "gateway-*.jsonl") if self.remote else (".*.jsonl.open",)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not list(folder.glob(".*.jsonl.open")):
+            if not any(list(folder.glob(pattern)) for pattern in waiting):
                 return True
             time.sleep(0.25)
         return False

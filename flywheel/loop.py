@@ -62,6 +62,7 @@ def run_loop(config: LoopConfig, key_file: str | None, cycle_runner=None, say=pr
     from feedback.users import load_taste, read_truth, run_day
     from flywheel import cycle
     from flywheel.gateway_process import GatewayProcess
+    from warehouse import files
 
     cycle_runner = cycle_runner or cycle.run_cycle
     cconfig = cycle_config(config, key_file)
@@ -70,8 +71,14 @@ def run_loop(config: LoopConfig, key_file: str | None, cycle_runner=None, say=pr
     days: list[dict] = []
     day1 = config.day(1)
     say(f"day 1 ({day1}): historic logs of {config.vendor_users} users from the vendor model")
-    simulate.simulate_day(landing=Path(cconfig.landing), date=day1, users=config.vendor_users,
+    # The simulator writes local files: for a landing zone on an object store it writes under
+    # OUT/landing, and the day's folder is uploaded (its ground truth stays local).
+    remote = files.is_url(cconfig.landing)
+    staged = out / "landing" if remote else Path(cconfig.landing)
+    simulate.simulate_day(landing=staged, date=day1, users=config.vendor_users,
                           seed=config.seed, model_versions=(VENDOR_VERSION,))
+    if remote:
+        files.put_tree(staged / f"dt={day1}", files.join(cconfig.landing, f"dt={day1}"))
     steps = cycle_runner(cconfig, day1)
     days.append({"day": day1, "traffic": "vendor logs", "gate": gate_outcome(steps)})
     for n in range(2, config.days + 1):

@@ -15,8 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from curation import dataset_format
 from governance import erase_downstream as downstream
 from warehouse import files as storage
@@ -78,7 +76,8 @@ def _deletion_row(event_id, pseudonym, requested_at, tombstone) -> dict[str, Any
 # Lineage
 
 
-def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
+def _manifest(wh, dataset_id: str) -> dict[str, Any]:
+    """The dataset's manifest; ``wh`` is a ``Path`` or, on an object store, a ``UPath``."""
     path = wh / dataset_format.DATASETS_DIR / dataset_id / dataset_format.MANIFEST
     if dataset_id.startswith(".") or "/" in dataset_id or not path.is_file():
         known = ", ".join(d.name for d in dataset_format.dataset_dirs(str(wh))) or "none"
@@ -86,12 +85,13 @@ def _manifest(wh: Path, dataset_id: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _landing_files(path: Path, dt: str) -> list[str]:
+def _landing_files(path, dt: str) -> list[str]:
     """``dt=D/<source id>`` of the landing files behind a partition file (never their names:
     ``pipelines.landing.source_id`` maps a day's files to these ids)."""
-    if "source_file" not in pq.ParquetFile(path).schema_arrow.names:
+    table = storage.read_parquet(str(path), columns=["source_file"], present_only=True)
+    if "source_file" not in table.column_names:
         return []
-    values = pq.read_table(path, columns=["source_file"])["source_file"].unique().to_pylist()
+    values = table["source_file"].unique().to_pylist()
     return sorted(v if v.startswith("dt=") else f"dt={dt}/{v}" for v in values if v)
 
 
@@ -102,16 +102,16 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
     ``changed`` (its day was rewritten since, e.g. by an erasure: a Delta commit replaced the
     file, whose successors are read for the landing files) or ``missing`` (the day is gone).
     """
-    wh = Path(wh)
+    wh = storage.path(wh)
     manifest = _manifest(wh, dataset_id)
     versions = manifest.get("table_versions", {})
     rows = []
     for source in manifest.get("created_from", []):
         read = versions.get(source["table"], {})
         path = wh / source["path"]
-        successors: list[Path] = []
+        successors = []
         if not path.is_file():
-            successors = [Path(p) for p in partitions.partition_files(str(wh), source["table"])
+            successors = [storage.path(p) for p in partitions.partition_files(str(wh), source["table"])
                           .get(source.get("dt"), [])]
             state = "changed" if successors else "missing"
         else:
@@ -136,8 +136,10 @@ def dataset_sources(wh: str | Path, dataset_id: str) -> list[dict[str, Any]]:
 def _version(wh: str, name: str, version: int | str, tracking_uri: str | None) -> dict[str, Any]:
     uri = downstream.registry_uri(wh, tracking_uri)
     if uri is None:
-        raise GovernanceError(f"no model registry: {Path(wh) / 'mlflow.db'} does not exist and "
-                              "MLFLOW_TRACKING_URI is unset (train a model first, or pass --tracking-uri)")
+        where = (f"{wh} is on an object store, which holds no registry," if storage.is_url(wh)
+                 else f"{Path(wh) / 'mlflow.db'} does not exist and")
+        raise GovernanceError(f"no model registry: {where} MLFLOW_TRACKING_URI is unset (train a "
+                              "model first, or set it / pass --tracking-uri)")
     versions = downstream.model_versions(uri)
     for entry in versions:
         if entry["name"] == name and str(entry["version"]) == str(version):
@@ -154,7 +156,7 @@ def model_lineage(wh: str | Path, name: str, version: int | str,
     if not dataset_id:
         raise GovernanceError(f"model version {name}/{version} has no dataset_id tag; it was not "
                               "registered by the training package")
-    manifest = _manifest(Path(wh), dataset_id)
+    manifest = _manifest(storage.path(wh), dataset_id)
     head = {
         "model": f"{name}/{entry['version']}",
         "contains_erased_user_data": entry["tags"].get(downstream.ERASED_TAG) == "true",
@@ -166,7 +168,7 @@ def model_lineage(wh: str | Path, name: str, version: int | str,
 def dataset_lineage(wh: str | Path, dataset_id: str,
                     tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """The model versions (MLflow tag ``dataset_id``) trained on a dataset."""
-    manifest = _manifest(Path(wh), dataset_id)
+    manifest = _manifest(storage.path(wh), dataset_id)
     uri = downstream.registry_uri(str(wh), tracking_uri)
     return [
         {

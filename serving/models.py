@@ -24,6 +24,8 @@ from serving.clock import Clock
 from serving.config import GatewayConfig
 from training import registry
 from training.config import CHAMPION_ALIAS
+from warehouse import files as storage
+from warehouse import layout
 
 log = logging.getLogger("serving.models")
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -39,9 +41,10 @@ def _load_errors() -> tuple[type[BaseException], ...]:
     return (MlflowException, registry.RegistryError, OSError, ValueError, KeyError, RuntimeError)
 
 
-def deployment_path(warehouse: str) -> Path:
-    # The manifest training.promote writes (training.promote.serving_path).
-    return Path(warehouse) / "serving" / "deployment.json"
+def deployment_path(warehouse: str):
+    """The manifest training.promote writes (``training.promote.serving_path``): a ``Path``, or
+    a ``UPath`` when the warehouse is on an object store (read with fsspec, no Beam)."""
+    return storage.path(layout.serving_manifest_path(str(warehouse)))
 
 
 def version_number(spec: str, model_name: str) -> str:

@@ -61,9 +61,9 @@ def read_pairs(ref, split: str, event_ids: set[str] | None = None) -> list[dict]
     """Preference rows whose rejected answer is one of ``event_ids`` (None: all), with messages."""
     rows = read_preferences(ref, split)
     if event_ids is not None:
-        import pyarrow.parquet as pq
+        from warehouse import files as storage  # a path, or a URL on a store
 
-        rejected = pq.read_table(ref.split("preferences", split), columns=["rejected_event_id"]).column(
+        rejected = storage.read_parquet(str(ref.split("preferences", split)), columns=["rejected_event_id"]).column(
             "rejected_event_id").to_pylist()
         rows = [r for r, event in zip(rows, rejected, strict=True) if event in event_ids]
     return [{**r, "messages": parse_prompt(r["prompt"])} for r in rows

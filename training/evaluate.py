@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -43,6 +42,8 @@ from training.data import (
 )
 from training.device import device_name
 from training.reward import RewardScorer, length_baseline, pairwise_metrics
+from warehouse import files as storage
+from warehouse import layout
 
 
 @dataclass(frozen=True)
@@ -243,12 +244,11 @@ def resembles(answer: str, flagged: list[set], threshold: float) -> bool:
 def flagged_answers(dataset: DatasetRef) -> list[str]:
     """Answers the dataset marks as flagged: ``flagged/eval.parquet`` (column ``response``) or the
     rejected side of preference pairs whose ``rule`` mentions ``flag``."""
-    import pyarrow.parquet as pq
-
     texts: list[str] = []
     path = dataset.path / "flagged" / "eval.parquet"
     if path.exists():
-        texts += [t for t in pq.read_table(path, columns=["response"]).column("response").to_pylist() if t]
+        rows = storage.read_parquet(str(path), columns=["response"])  # a path or a URL
+        texts += [t for t in rows.column("response").to_pylist() if t]
     for split in ("train", "eval"):
         if dataset.has("preferences", split):
             texts += [row["rejected"] for row in read_preferences(dataset, split) if "flag" in row["rule"]]
@@ -374,11 +374,9 @@ def evaluate(
             raise DatasetError("give --out FILE when there is no --warehouse")
         name = f"v{candidate_version}" if candidate_version is not None else Path(candidate_path).name
         against = f"v{champion_version}" if champion_version is not None else "none"
-        out = Path(warehouse) / "evaluations" / dataset.dataset_id / f"{name}-vs-{against}.json"
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True))
-    os.replace(tmp, out)
+        out = layout.evaluation_path(str(warehouse), dataset.dataset_id, name, against)
+    # atomic: a temp file and os.replace locally, one whole-object PUT on an object store
+    storage.atomic_write(str(out), json.dumps(report, indent=2, sort_keys=True))
     return str(out)
 
 
@@ -408,6 +406,8 @@ def _render(prompt: list[dict]) -> str:
 
 
 def _resolve(warehouse, spec: str, model_name: str, uri: str | None) -> tuple[Path, int | None]:
+    if storage.is_url(spec):  # a checkpoint folder on a store: transformers loads local files
+        return storage.get_tree(spec, storage.local_copy(spec)), None
     if Path(spec).exists() or warehouse is None:
         if not Path(spec).exists():
             raise FileNotFoundError(f"model {spec!r} is not a folder (registry lookups need --warehouse)")
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    decision = json.loads(Path(path).read_text())["decision"]
+    decision = json.loads(storage.read_bytes(path))["decision"]
     print(json.dumps({"evaluation": path, **decision}))
     return 0
 

@@ -26,12 +26,12 @@ import urllib.request
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from training import registry
 from training.config import CHAMPION_ALIAS, SFT_MODEL_NAME
 from training.evaluate import EvalResult
-from warehouse import schemas, tables
+from warehouse import files as storage
+from warehouse import layout, schemas, tables
 
 DEPLOYMENTS = schemas.DEPLOYMENTS
 
@@ -48,14 +48,7 @@ def read_deployments(warehouse: str | Path) -> list[dict]:
     """Every row in the order it was added (each append is one file, numbered)."""
     paths = [p for day in tables.files_by_day(str(warehouse), "deployments").values() for p in day]
     paths.sort(key=lambda p: p.rsplit("/", 1)[-1])
-    return [row for p in paths for row in pq.read_table(p, schema=DEPLOYMENTS).to_pylist()]
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    return [row for p in paths for row in storage.read_parquet(p, schema=DEPLOYMENTS).to_pylist()]
 
 
 def alias_moves(rows: list[dict], model_name: str) -> int:
@@ -73,8 +66,7 @@ def append_deployment(warehouse: str | Path, row: dict) -> bool:
     at = row.get("at") or dt.datetime.now(dt.UTC)
     name = f"deploy-{len(rows):08d}-{row['deployment_id']}.parquet"
     path = f"{deployments_uri(warehouse)}/dt={at.date().isoformat()}/{name}"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist([{**row, "at": at}], schema=DEPLOYMENTS), path)
+    storage.write_parquet(pa.Table.from_pylist([{**row, "at": at}], schema=DEPLOYMENTS), path)
     # One Delta commit; its application transaction makes a retried append add nothing.
     added = tables.commit(str(warehouse), "deployments", add=[path],
                           app=(f"deployment/{row['deployment_id']}", 1),
@@ -82,8 +74,9 @@ def append_deployment(warehouse: str | Path, row: dict) -> bool:
     return added is not None
 
 
-def serving_path(warehouse: str | Path) -> Path:
-    return Path(warehouse) / "serving" / "deployment.json"
+def serving_path(warehouse: str | Path) -> str:
+    """``WAREHOUSE/serving/deployment.json``: a path, or a URL on an object store."""
+    return layout.serving_manifest_path(str(warehouse))
 
 
 def redeploy(
@@ -95,8 +88,10 @@ def redeploy(
     """Write serving/deployment.json, then call the webhook and/or the command; their outcomes."""
     path = serving_path(warehouse)
     payload = json.dumps(deployment, indent=2, sort_keys=True).encode()
-    _atomic_write_bytes(path, payload)
-    outcome: dict[str, str] = {"deployment_json": str(path)}
+    # Serving polls this file: it must see the old manifest or the new, never a part. Locally a
+    # temp file and os.replace; on S3 one PUT of the whole object, which is atomic there.
+    storage.atomic_write(path, payload)
+    outcome: dict[str, str] = {"deployment_json": path}
     webhook = webhook or os.environ.get("FLYWHEEL_REDEPLOY_WEBHOOK")
     command = command or os.environ.get("FLYWHEEL_REDEPLOY_COMMAND")
     if webhook:
@@ -143,7 +138,7 @@ def load_decision(evaluation: str | Path | None, candidate_version: int, model_n
             f"no evaluation for {model_name} v{candidate_version}: run `python -m training.evaluate "
             f"--candidate {candidate_version} ...` and pass --evaluation FILE"
         )
-    report = json.loads(Path(evaluation).read_text())
+    report = json.loads(storage.read_bytes(str(evaluation)))
     evaluated = EvalResult.from_dict(report["candidate"]).version
     if evaluated not in (None, int(candidate_version)):
         raise PromotionError(f"evaluation {evaluation} is of v{evaluated}, not of candidate v{candidate_version}")
@@ -166,7 +161,7 @@ def _still_valid(report: dict, candidate, current_number: int | None) -> str | N
 
 
 def _row(report: dict, evaluation, *, run_key, model_name, action, current_number, candidate_version, reason):
-    run_key = run_key or f"evaluation:{hashlib.sha256(Path(evaluation).read_bytes()).hexdigest()[:16]}"
+    run_key = run_key or f"evaluation:{storage.sha256_file(str(evaluation))[:16]}"
     return {
         "run_key": run_key, "model_name": model_name, "action": action, "from_version": current_number,
         "to_version": int(candidate_version), "reason": reason,

@@ -23,8 +23,10 @@ from training import registry
 from training.config import DEFAULT_REWARD, REWARD_MODEL_NAME, RewardTrainConfig
 from training.data import DatasetError, DatasetRef, in_eval_split, read_preferences, resolve_dataset
 from training.device import cuda_available, device_name
+from warehouse import files as storage
 
 SCORING_CONFIG = "reward_config.json"  # the RewardTrainConfig a saved model was trained with
+TRAINER_STATE = "trainer"  # the trainers' per-epoch state under a run's folder: never uploaded
 
 
 def encode_pair_ids(tokenizer, prompt: str, response: str, config: RewardTrainConfig) -> list[int]:
@@ -245,7 +247,7 @@ def fit_reward_model(
     early_stopping = bool(validation_pairs)
     trainer = RewardTrainer(
         model=model,
-        args=reward_args(config, Path(out) / "trainer", early_stopping),
+        args=reward_args(config, Path(out) / TRAINER_STATE, early_stopping),
         train_dataset=_to_dataset(tokenizer, fit_pairs, config),
         eval_dataset=_to_dataset(tokenizer, validation_pairs, config) if early_stopping else None,
         processing_class=tokenizer,
@@ -257,7 +259,7 @@ def fit_reward_model(
     tokenizer.save_pretrained(str(out))
     # how to tokenize and pool at scoring time travels with the weights (RewardScorer.load)
     (Path(out) / SCORING_CONFIG).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
-    shutil.rmtree(Path(out) / "trainer", ignore_errors=True)  # per-epoch checkpoints: the best is saved above
+    shutil.rmtree(Path(out) / TRAINER_STATE, ignore_errors=True)  # per-epoch checkpoints: the best is saved above
     scorer = RewardScorer(trainer.model, tokenizer, config)
     metrics = {"train_loss": float(result.training_loss), "train_pairs": float(len(fit_pairs)),
                "epochs_trained": float(trainer.state.epoch or 0.0)}
@@ -269,34 +271,46 @@ def fit_reward_model(
     return metrics
 
 
-def default_out(warehouse: str | Path, kind: str, dataset_id: str, config) -> Path:
+def default_out(warehouse: str | Path, kind: str, dataset_id: str, config) -> str | Path:
+    """``WAREHOUSE/models/<kind>/<dataset id>-<config digest>``: a path, or a URL on a store."""
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    if storage.is_url(warehouse):
+        return storage.join(str(warehouse), "models", kind, f"{dataset_id}-{digest}")
     return Path(warehouse) / "models" / kind / f"{dataset_id}-{digest}"
 
 
 def resolve_run(warehouse, dataset_id, dataset_path, out, kind: str, config):
-    """The dataset a training run reads and the folder it writes (default: under the warehouse)."""
+    """The dataset a training run reads and the local folder it writes (default: under the
+    warehouse). An object-store destination is trained in its local copy
+    (``warehouse.files.local_copy``) and uploaded by ``write_meta``: trainers write local files."""
     dataset = resolve_dataset(warehouse, dataset_id, dataset_path)
     if out is None:
         if warehouse is None:
             raise DatasetError("give --out DIR when there is no --warehouse")
         out = default_out(warehouse, kind, dataset.dataset_id, config)
-    return dataset, out
+    return dataset, storage.local_copy(out) if storage.is_url(out) else out
 
 
 def write_meta(out: str | Path, *, kind: str, config, dataset: DatasetRef, metrics: dict, **extra) -> dict:
+    """Write the checkpoint's meta.json, its last file; a checkpoint staged for an object store
+    (``resolve_run``) is then uploaded there, meta.json included (``checkpoint_uri`` names it)."""
+    remote = storage.remote_of(out)
     meta = {
         "kind": kind,
         "config": asdict(config),
         "dataset_id": dataset.dataset_id,
-        "dataset_path": str(dataset.path.resolve()),
+        "dataset_path": str(dataset.path if storage.is_url(dataset.path) else dataset.path.resolve()),
         "dataset_as_of": dataset.manifest.get("as_of"),
         "contains_erased_user_data": dataset.contains_erased_user_data,
         "git_sha": registry.git_sha(),
         "metrics": metrics,
+        **({"checkpoint_uri": remote} if remote else {}),
         **extra,
     }
     (Path(out) / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    if remote:
+        # meta.json last: a folder on the store with a meta.json is a complete checkpoint
+        storage.put_tree(out, remote, skip=(TRAINER_STATE,), last="meta.json")
     return meta
 
 

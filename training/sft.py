@@ -54,9 +54,9 @@ def read_sft_rows(ref, split: str, event_ids: set[str] | None = None) -> list[li
     conversations = read_sft(ref, split)
     if event_ids is None:
         return conversations
-    import pyarrow.parquet as pq
+    from warehouse import files as storage  # a path, or a URL on a store
 
-    sources = pq.read_table(ref.split("sft", split), columns=["source_event_id"]).column(
+    sources = storage.read_parquet(str(ref.split("sft", split)), columns=["source_event_id"]).column(
         "source_event_id").to_pylist()
     if len(sources) != len(conversations):  # read_sft skipped a malformed row: align by row
         raise DatasetError(f"dataset {ref.dataset_id} sft/{split} has rows without an assistant "

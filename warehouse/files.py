@@ -64,6 +64,78 @@ def path(location):
     return UPath(str(location), use_listings_cache=False)
 
 
+CACHE_ENV = "FLYWHEEL_CACHE_DIR"  # where local copies of object-store folders live
+
+
+def cache_root() -> Path:
+    """The local folder that holds copies of object-store folders (``FLYWHEEL_CACHE_DIR``, else
+    ``~/.cache/flywheel``): model checkpoints are trained and loaded there, since transformers
+    reads and writes local files only."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "flywheel").resolve()
+
+
+def local_copy(location) -> Path:
+    """The local folder that stands for ``location``: itself for a local path; for a URL
+    ``<cache root>/<scheme>/<bucket>/<key>``, so that ``remote_of`` can name the URL again."""
+    text = str(location)
+    if not is_url(text):
+        return Path(text)
+    scheme, rest = text.split("://", 1)
+    parts = [p for p in rest.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise ValueError(f"bad object-store URL {text!r}: expected SCHEME://BUCKET/KEY")
+    return cache_root().joinpath(scheme, *parts)
+
+
+def remote_of(folder) -> str | None:
+    """The URL a ``local_copy`` folder stands for; None for any other local folder."""
+    try:
+        relative = Path(folder).resolve().relative_to(cache_root())
+    except ValueError:
+        return None
+    scheme, *rest = relative.parts
+    return f"{scheme}://{'/'.join(rest)}" if rest else None
+
+
+def _fs(url: str):
+    import fsspec
+
+    return fsspec.core.url_to_fs(url, use_listings_cache=False)
+
+
+def put_tree(folder, url: str, skip: tuple[str, ...] = (), last: str | None = None) -> list[str]:
+    """Upload every file under a local ``folder`` to ``url`` (same relative names), top-level
+    entries named in ``skip`` left out, the top-level file ``last`` uploaded after all others;
+    the URLs written. Each file is one PUT, atomic on S3 and GCS: a reader sees a file whole or
+    not at all. The folder fills file by file, so ``last`` is the marker that it is complete."""
+    fs, root = _fs(url)
+    written = []
+    paths = sorted(Path(folder).rglob("*"), key=lambda p: (p.relative_to(folder).as_posix() == last,
+                                                           p.as_posix()))
+    for path in paths:
+        relative = path.relative_to(folder)
+        if path.is_file() and relative.parts[0] not in skip:
+            remote = f"{root.rstrip('/')}/{relative.as_posix()}"
+            fs.put_file(str(path), remote)
+            written.append(fs.unstrip_protocol(remote))
+    return written
+
+
+def get_tree(url: str, folder) -> Path:
+    """Download every object under ``url`` into the local ``folder``; the folder. Raises
+    FileNotFoundError naming the URL when nothing is there."""
+    fs, root = _fs(url)
+    root = root.rstrip("/")
+    keys = [k for k in fs.find(root) if not k.endswith("/")]
+    if not keys:
+        raise FileNotFoundError(f"nothing under {url}: was the checkpoint uploaded?")
+    for key in keys:
+        target = Path(folder).joinpath(*key[len(root) + 1:].split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(key, str(target))
+    return Path(folder)
+
+
 def parquet_file(location) -> pq.ParquetFile:
     """An open Parquet file at a local path or URL (an object is read whole: files are small)."""
     text = str(location)
