@@ -149,6 +149,17 @@ def is_stale(manifest: dict[str, Any]) -> bool:
     return bool(manifest.get("stale"))
 
 
+REBUILDS_DIR = "_rebuilds"  # `curation.datasets rebuild` copies, inside the warehouse
+
+
+def rebuild_dirs(warehouse: str | os.PathLike) -> list[Path]:
+    """Folders of every dataset rebuilt into ``WAREHOUSE/_rebuilds/`` (complete or not)."""
+    root = storage.path(warehouse) / REBUILDS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if d.is_dir())
+
+
 def dataset_dirs(warehouse: str | os.PathLike) -> list[Path]:
     """Folders of every complete dataset (builds in progress start with '.' and are skipped)."""
     root = storage.path(warehouse) / DATASETS_DIR

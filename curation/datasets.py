@@ -37,6 +37,7 @@ from curation.dataset_format import (
     DATASETS_DIR,
     FORMAT_VERSION,
     MANIFEST,
+    REBUILDS_DIR,
     DatasetError,
     list_datasets,
     load_manifest,
@@ -320,7 +321,7 @@ def rebuild_dataset(warehouse: str | os.PathLike, dataset_id: str,
     """
     from warehouse import tables
 
-    warehouse = Path(warehouse)
+    warehouse = storage.path(warehouse)  # a local Path, or a UPath on an object store
     manifest = load_manifest(warehouse, dataset_id)
     versions = manifest.get("table_versions")
     if not versions:
@@ -331,8 +332,11 @@ def rebuild_dataset(warehouse: str | os.PathLike, dataset_id: str,
     as_of = _parse_day(manifest["as_of"])
     new_id, rows, identity, inputs, plans = _prepare(warehouse, as_of, config,
                                                      None if erased else versions)
-    root = Path(out) if out else warehouse / "_rebuilds"
-    shutil.rmtree(root / new_id, ignore_errors=True)
+    root = storage.path(out) if out else warehouse / REBUILDS_DIR
+    if storage.is_url(root):
+        storage.delete_tree(str(root / new_id))
+    else:
+        shutil.rmtree(root / new_id, ignore_errors=True)
     path = _write(root, new_id, rows, identity, inputs, plans)
     files = load_manifest_at(path)["files"]
     identical = new_id == dataset_id and files == manifest["files"]
@@ -353,7 +357,8 @@ def _readable(warehouse: Path, table: str, version: dict, tables) -> bool:
                      for p in day]
         except (DeltaError, OSError):
             return False
-        if not tables.is_table(str(warehouse), table) or not all(Path(p).is_file() for p in paths):
+        if not tables.is_table(str(warehouse), table) or not all(
+                storage.path(p).is_file() for p in paths):
             return False
         if tables.open_table(str(warehouse), table, int(v)) is None:
             return False

@@ -354,6 +354,8 @@ def _erase_locked(wh: str, as_of: str, config: EraseConfig, tracking_uri: str | 
         wh, dataset_hits, erased, tombstones, users, as_of,
         columns=config.dataset_user_columns, compression=config.compression)
 
+    rebuilds_removed = downstream.drop_rebuilds(wh, erased, config.dataset_user_columns)
+
     # 3. warehouse tables (a concurrent commit of the same files: read again, redo)
     for attempt in range(config.conflict_retries):
         try:
@@ -393,6 +395,7 @@ def _erase_locked(wh: str, as_of: str, config: EraseConfig, tracking_uri: str | 
         "files_vacuumed": forgotten,
         "dataset_rows_removed": dataset_rows_removed,
         "datasets_marked_stale": sorted(dataset_hits),
+        "rebuilds_removed": rebuilds_removed,
         "model_versions_tagged": sorted({v for vs in tagged.values() for v in vs}),
     }
     if landing_summary is not None:

@@ -22,6 +22,7 @@ from curation.dataset_format import (
     MANIFEST,
     dataset_dirs,
     mark_stale,
+    rebuild_dirs,
 )
 from warehouse import files as storage
 
@@ -62,6 +63,28 @@ def find_dataset_rows(wh: str, erased: set[str],
             if users:
                 found.setdefault(folder.name, {})[path.relative_to(folder).as_posix()] = users
     return found
+
+
+def drop_rebuilds(wh: str, erased: set[str], columns: Iterable[str]) -> list[str]:
+    """Delete every rebuild copy (``WAREHOUSE/_rebuilds/<id>/``) that holds an erased user.
+
+    A rebuild is a verification copy, not a dataset anything trains on: it is removed whole
+    rather than scrubbed, and ``curation.datasets rebuild`` makes it again (without the users).
+    Returns the ids removed.
+    """
+    columns = tuple(columns)
+    values = pa.array(sorted(erased), pa.string())
+    dropped = []
+    for folder in rebuild_dirs(wh) if erased else []:
+        for path in sorted(folder.rglob("*.parquet")):
+            present = [c for c in columns if c in storage.parquet_file(path).schema_arrow.names]
+            table = storage.read_parquet(path, present) if present else None
+            if table is not None and any(pc.any(member_mask(table[c], values)).as_py()
+                                         for c in present):
+                storage.delete_tree(str(folder))
+                dropped.append(folder.name)
+                break
+    return dropped
 
 
 def scrub_dataset(folder: Path, files: list[str], erased: set[str], columns: Iterable[str],

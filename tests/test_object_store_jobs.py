@@ -88,7 +88,7 @@ def curated_on_s3(s3_store, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_every_job_runs_on_s3_urls(curated_on_s3):
     from curation.dataset_format import load_manifest
-    from curation.datasets import build_dataset
+    from curation.datasets import build_dataset, rebuild_dataset
     from governance import erase, rotate_key
     from training import data, registry
 
@@ -122,6 +122,11 @@ def test_every_job_runs_on_s3_urls(curated_on_s3):
     assert len(prefs) == counts["preferences"]["train"]["rows"] + counts["preferences"]["eval"]["rows"]
     assert [m["dataset_id"] for m in json.loads(inspect(wh, "query",
             "SELECT dataset_id FROM dataset_manifests"))] == [dataset_id]
+    # time travel: the rebuild reads the recorded versions from the store, byte for byte
+    rebuilt = rebuild_dataset(wh, dataset_id)
+    assert rebuilt["identical"] and rebuilt["erasure_intervened"] == []
+    assert rebuilt["path"] == f"{wh}/_rebuilds/{dataset_id}"
+    assert f"warehouse/_rebuilds/{dataset_id}/manifest.json" in store.keys("warehouse/_rebuilds/")
     with pytest.raises(registry.RegistryError, match="MLFLOW_TRACKING_URI"):
         registry.tracking_uri(wh)
 

@@ -555,8 +555,14 @@ def test_rebuild_reads_the_recorded_versions_unless_an_erasure_intervened(curate
     for rel in manifest["files"]:
         assert (tmp_path / "again" / dataset_id / rel).read_bytes() == (path / rel).read_bytes()
 
+    # A rebuild kept inside the warehouse is a copy the erasure must reach.
+    assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id]) == 0
+    capsys.readouterr()
+    assert (wh / "_rebuilds" / dataset_id / MANIFEST).is_file()
+
     # An erasure deletes the old versions' files and log: the rebuild says so and lacks the users.
-    erase.erase(str(wh))
+    assert erase.erase(str(wh))["rebuilds_removed"] == [dataset_id]
+    assert not (wh / "_rebuilds" / dataset_id).exists()
     assert datasets_cli.main(["rebuild", "--warehouse", str(wh), "--dataset", dataset_id,
                               "--out", str(tmp_path / "after")]) == 0
     out = capsys.readouterr().out
