@@ -1,10 +1,12 @@
-"""A record's sketch (what the near stage shuffles and the dedup_index stores) and the one
-similarity that decides a near-duplicate.
+"""A record's sketch (what the dedup_index stores; the near stage shuffles its hash sets) and
+the one similarity that decides a near-duplicate.
 
 A sketch is ``(signature, prompt_hashes, response_hashes)``, all bytes: the MinHash signature of
 the exchange (num_perm little-endian uint32) finds candidates; the prompt's and the response's
 sorted distinct shingle hashes (little-endian uint32) verify them exactly. The dedup_index keeps
-all three, so a pair with a past record is verified exactly as a pair within the day is.
+all three, so a pair with a past record is verified exactly as a pair within the day is. The
+near stage computes band keys where it sketches and shuffles only the two hash sets
+(``hash_sets``), once per shared band bucket of the record.
 """
 
 from __future__ import annotations
