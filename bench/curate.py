@@ -224,11 +224,14 @@ def run_floor(tmp_path: Path, landing: Path, counts: dict, env: dict) -> dict:
     return _rates(run, counts)
 
 
-def run_job(tmp_path: Path, landing: Path, n: int, counts: dict, env: dict) -> dict:
+def run_job(tmp_path: Path, landing: Path, n: int, counts: dict, env: dict,
+            rss_log=None) -> dict:
     wh = tmp_path / f"warehouse-w{n}"
     job_json = tmp_path / f"job-w{n}.json"
+    if rss_log is not None:
+        rss_log.write(f"# job, {n} worker(s), {counts['lines']} lines\n")
     run = launch([__file__, "--_child", "job", "--landing", str(landing), "--warehouse", str(wh),
-                  "--workers", str(n), "--result", str(job_json)], env)
+                  "--workers", str(n), "--result", str(job_json)], env, rss_log=rss_log)
     if run["rc"] == 0:
         job = json.loads(job_json.read_text())
         run.update(seconds=job["seconds"], run_id=job["run_id"], counts=job["counts"])
@@ -242,7 +245,7 @@ def run_job(tmp_path: Path, landing: Path, n: int, counts: dict, env: dict) -> d
 
 
 def bench_size(size: int, workers: list[int], seed: int, env: dict, *, short: bool = False,
-               floor: bool = True) -> dict:
+               floor: bool = True, rss_log=None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-curate-") as tmp:
         tmp_path = Path(tmp)
         landing = tmp_path / "landing"
@@ -257,7 +260,7 @@ def bench_size(size: int, workers: list[int], seed: int, env: dict, *, short: bo
             print(f"  scrub: {_brief(result['runs']['scrub'])}", file=sys.stderr, flush=True)
         for n in workers:
             name = f"job_w{n}" + ("_multi_processing" if n > 1 else "_in_process")
-            result["runs"][name] = run_job(tmp_path, landing, n, counts, env)
+            result["runs"][name] = run_job(tmp_path, landing, n, counts, env, rss_log)
             print(f"  {name}: {_brief(result['runs'][name])}", file=sys.stderr, flush=True)
         result.update(counts)
         _compare(result["runs"])
@@ -371,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the scrub-alone floor run (it costs as long as a job run)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--rss-log", type=Path, default=None, metavar="FILE",
+                        help="append each job process's RSS and CPU every 30 s to FILE")
     parser.add_argument("--_child", choices=("scrub", "job"), help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--landing", type=Path, help=argparse.SUPPRESS)
@@ -399,9 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("FLYWHEEL_PSEUDONYM_KEY_FILE", None)
 
     results = []
+    rss_log = args.rss_log.open("a") if args.rss_log else None
     for size in sizes:
         results.append(bench_size(size, workers, args.seed, env, short=bool(args.short_events),
-                                  floor=not args.no_floor))
+                                  floor=not args.no_floor, rss_log=rss_log))
         # write after every size, so a long run that is stopped keeps what it measured
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -36,7 +36,8 @@ def _role(proc, root_pid: int) -> str:
 
 
 def _sample(root, seen: dict[int, dict]) -> int:
-    """Updates each live process's CPU seconds and peak RSS; returns the tree's summed RSS."""
+    """Updates each live process's CPU seconds, RSS now and peak RSS; returns the tree's summed
+    RSS."""
     import psutil
 
     try:
@@ -57,12 +58,24 @@ def _sample(root, seen: dict[int, dict]) -> int:
                                    "peak_rss": 0}
         entry["cpu_s"] = t.user + t.system  # the process's own CPU: no double count
         entry["peak_rss"] = max(entry["peak_rss"], rss)
+        entry["rss"] = rss
         total += rss
     return total
 
 
-def launch(argv: list[str], env: dict) -> dict:
-    """Runs ``python argv...`` to completion; wall, CPU and memory of its whole process tree."""
+def _log_line(log, start: float, seen: dict[int, dict], live: set[int]) -> None:
+    procs = " ".join(f"{p['role']}:{p['pid']}:rss={p['rss'] / 2**20:.0f}M:cpu={p['cpu_s']:.1f}s"
+                     for p in seen.values() if p["pid"] in live)
+    log.write(f"{time.strftime('%H:%M:%S')} t={time.perf_counter() - start:.0f}s "
+              f"load={os.getloadavg()[0]:.1f} {procs}\n")
+    log.flush()
+
+
+def launch(argv: list[str], env: dict, rss_log=None, log_every_s: float = 30.0) -> dict:
+    """Runs ``python argv...`` to completion; wall, CPU and memory of its whole process tree.
+
+    ``rss_log``: an open text file that gets one line every ``log_every_s`` seconds with each
+    live process's RSS and CPU seconds so far (the memory curve of a long run)."""
     import psutil
 
     load_before = os.getloadavg()
@@ -76,8 +89,13 @@ def launch(argv: list[str], env: dict) -> dict:
     output: list[bytes] = []
     reader = threading.Thread(target=lambda: output.extend(popen.stdout), daemon=True)
     reader.start()
+    next_log = start
     while popen.poll() is None:
         peak_tree_rss = max(peak_tree_rss, _sample(root, seen))
+        if rss_log is not None and time.perf_counter() >= next_log:
+            live = {p.pid for p in [root] + _children(root)}
+            _log_line(rss_log, start, seen, live)
+            next_log += log_every_s
         time.sleep(SAMPLE_EVERY_S)
     wall = time.perf_counter() - start
     reader.join()
@@ -103,6 +121,15 @@ def launch(argv: list[str], env: dict) -> dict:
         "peak_rss_largest_mib": max((p["peak_rss"] for p in seen.values()), default=0) / 2**20,
         "peak_rss_tree_mib": peak_tree_rss / 2**20,
     }
+
+
+def _children(root) -> list:
+    import psutil
+
+    try:
+        return root.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def own_maxrss_mib() -> float:

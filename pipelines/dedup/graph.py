@@ -48,24 +48,33 @@ def _not_both_past(a: tuple, b: tuple) -> bool:
     return not (a[ORIGIN] == PAST and b[ORIGIN] == PAST)
 
 
-def bucket_pairs(members, all_pairs_max: int, anchors: int) -> tuple[list, bool]:
+def _identity(member):
+    return member
+
+
+def bucket_pairs(members, all_pairs_max: int, anchors: int, node=_identity) -> tuple[list, bool]:
     """Candidate pairs (better, worse) of one band bucket, past-past pairs skipped.
 
-    ``members`` is a re-iterable (a GroupByKey value). Up to ``all_pairs_max`` members: every
-    pair. Beyond: each member against the ``anchors`` best-ranked ones only, so a bucket of m
-    members yields < m * anchors pairs and O(all_pairs_max + anchors) memory instead of m^2/2.
+    ``members`` is a re-iterable (a GroupByKey value) of nodes, or of items whose node is
+    ``node(item)`` (the near stage's ``(node, hash sets)``: pairs are then pairs of items, in
+    the same order as the nodes'). Up to ``all_pairs_max`` members: every pair. Beyond: each
+    member against the ``anchors`` best-ranked ones only, so a bucket of m members yields
+    < m * anchors pairs and O(all_pairs_max + anchors) memory instead of m^2/2.
     Returns (pairs, oversized).
     """
     head = list(itertools.islice(members, all_pairs_max + 1))
     if len(head) <= all_pairs_max:
-        head.sort()
-        return [(a, b) for a, b in itertools.combinations(head, 2) if _not_both_past(a, b)], False
-    best = heapq.nsmallest(anchors, members)
-    best_set = set(best)
-    pairs = [(a, b) for a, b in itertools.combinations(best, 2) if _not_both_past(a, b)]
-    for node in members:
-        if node not in best_set:
-            pairs.extend((anchor, node) for anchor in best if _not_both_past(anchor, node))
+        head.sort(key=node)
+        return [(a, b) for a, b in itertools.combinations(head, 2)
+                if _not_both_past(node(a), node(b))], False
+    best = heapq.nsmallest(anchors, members, key=node)
+    best_nodes = {node(member) for member in best}
+    pairs = [(a, b) for a, b in itertools.combinations(best, 2)
+             if _not_both_past(node(a), node(b))]
+    for member in members:
+        if node(member) not in best_nodes:
+            pairs.extend((anchor, member) for anchor in best
+                         if _not_both_past(node(anchor), node(member)))
     return pairs, True
 
 

@@ -1,10 +1,12 @@
-"""A record's sketch (what the near stage shuffles and the dedup_index stores) and the one
-similarity that decides a near-duplicate.
+"""A record's sketch (what the dedup_index stores; the near stage shuffles its hash sets) and
+the one similarity that decides a near-duplicate.
 
 A sketch is ``(signature, prompt_hashes, response_hashes)``, all bytes: the MinHash signature of
 the exchange (num_perm little-endian uint32) finds candidates; the prompt's and the response's
 sorted distinct shingle hashes (little-endian uint32) verify them exactly. The dedup_index keeps
-all three, so a pair with a past record is verified exactly as a pair within the day is.
+all three, so a pair with a past record is verified exactly as a pair within the day is. The
+near stage computes band keys where it sketches and shuffles only the two hash sets
+(``hash_sets``), once per shared band bucket of the record.
 """
 
 from __future__ import annotations
@@ -71,19 +73,37 @@ def past_sketch(row: dict[str, Any], config: DedupConfig) -> tuple[tuple, tuple,
     return past_node(row), sketch, band_keys(signature, config.bands, config.rows)
 
 
+def hash_sets(sketch: tuple) -> tuple[bytes, bytes]:
+    """What verification needs of a sketch: (prompt hashes, response hashes). The near stage
+    shuffles only these with each bucket member; the signature (512 bytes) found the buckets."""
+    return sketch[1], sketch[2]
+
+
+def decoded_sets(sets: tuple[bytes, bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(prompt, response) hash sets as uint32 arrays (views of the bytes, no copy)."""
+    return tuple(np.frombuffer(h, dtype="<u4") for h in sets)
+
+
+def sets_similarity(sets_a: tuple[np.ndarray, np.ndarray], sets_b: tuple[np.ndarray, np.ndarray],
+                    threshold: float) -> float:
+    """``pair_similarity`` of two records' decoded (prompt, response) hash sets."""
+    prompt_a, response_a = sets_a
+    prompt_b, response_b = sets_b
+    response = set_jaccard(response_a, response_b)
+    if response < threshold:
+        return response
+    exchange = set_jaccard(np.union1d(prompt_a, response_a), np.union1d(prompt_b, response_b))
+    return min(exchange, response)
+
+
 def pair_similarity(sketch_a: tuple, sketch_b: tuple, threshold: float) -> float:
     """min(exact Jaccard of the exchanges, exact Jaccard of the responses alone).
 
     Both must reach the threshold: a re-posted exchange matches on both, while two distinct
     answers to one long prompt match on the exchange only. Below the threshold the value is an
     upper bound (the response Jaccard, when that alone already fails)."""
-    prompt_a, response_a = (np.frombuffer(h, dtype="<u4") for h in sketch_a[1:])
-    prompt_b, response_b = (np.frombuffer(h, dtype="<u4") for h in sketch_b[1:])
-    response = set_jaccard(response_a, response_b)
-    if response < threshold:
-        return response
-    exchange = set_jaccard(np.union1d(prompt_a, response_a), np.union1d(prompt_b, response_b))
-    return min(exchange, response)
+    return sets_similarity(decoded_sets(hash_sets(sketch_a)), decoded_sets(hash_sets(sketch_b)),
+                           threshold)
 
 
 def index_rows(records: list[dict[str, Any]], config: DedupConfig) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ Each stage's duplicates also leave as reject rows (output ``rejects``), built in
 
 from __future__ import annotations
 
+import itertools
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
@@ -16,7 +18,14 @@ from pipelines.dedup import graph
 from pipelines.dedup.config import EXACT_DUPLICATE, NEAR_DUPLICATE, DedupConfig
 from pipelines.dedup.graph import exact_rank
 from pipelines.dedup.minhash import MinHasher
-from pipelines.dedup.sketch import index_row, pair_similarity, past_sketch, sketch_records
+from pipelines.dedup.sketch import (
+    decoded_sets,
+    hash_sets,
+    index_row,
+    past_sketch,
+    sets_similarity,
+    sketch_records,
+)
 from pipelines.dedup.text import strip_carried, with_dedup_text
 from pipelines.rejects import reject_row
 
@@ -81,7 +90,7 @@ class DedupExact(beam.PTransform):
 
 
 class _SketchRecords(beam.DoFn):
-    """record -> "sketch" (node, sketch), "band" (band key, node), "index" (event_id, index
+    """record -> "sketch" (node, hash sets), "band" (band key, node), "index" (event_id, index
     row). Batches a bundle's records per numpy call; the permutation arrays are built in
     setup()."""
 
@@ -109,7 +118,7 @@ class _SketchRecords(beam.DoFn):
         sketched = sketch_records([record for record, _, _ in batch], self.config, self.hasher)
         for (_, window, timestamp), (record, node, sketch, keys) in zip(
                 batch, sketched, strict=True):
-            outputs = [("sketch", (node, sketch)),
+            outputs = [("sketch", (node, hash_sets(sketch))),
                        ("index", (record["event_id"], index_row(record, sketch)))]
             outputs += [("band", (key, node)) for key in keys]
             for tag, value in outputs:
@@ -121,7 +130,7 @@ class _SketchRecords(beam.DoFn):
 
 
 class _PastSketches(beam.DoFn):
-    """dedup_index row -> "sketch" (node, sketch) and "band" (band key, node)."""
+    """dedup_index row -> "sketch" (node, hash sets) and "band" (band key, node)."""
 
     def __init__(self, config: DedupConfig):
         self.config = config
@@ -130,52 +139,71 @@ class _PastSketches(beam.DoFn):
     def process(self, row):
         node, sketch, keys = past_sketch(row, self.config)
         self.counter.inc()
-        yield beam.pvalue.TaggedOutput("sketch", (node, sketch))
+        yield beam.pvalue.TaggedOutput("sketch", (node, hash_sets(sketch)))
         for key in keys:
             yield beam.pvalue.TaggedOutput("band", (key, node))
 
 
-class _PairBucket(beam.DoFn):
+def _shared_bucket_members(element):
+    """(band key, nodes) -> (node, band key) per member of a bucket of two or more: the only
+    buckets that can hold a pair. The group is re-iterated, not listed (a hot bucket)."""
+    key, nodes = element
+    if len(list(itertools.islice(nodes, 2))) < 2:
+        return
+    for node in nodes:
+        yield node, key
+
+
+def _hash_sets_per_bucket(element):
+    """CoGroupByKey on the node: its hash sets to each shared bucket it is in, so that every
+    candidate pair of a bucket is verified where both sides' sets already are."""
+    node, grouped = element
+    sets = next(iter(grouped["sketch"]), None)
+    if sets is None:
+        return
+    for key in grouped["bucket"]:
+        yield key, (node, sets)
+
+
+class _VerifyBuckets(beam.DoFn):
+    """(band key, [(node, hash sets)]) -> verified edges (a, b, similarity) of the bucket.
+
+    A bucket's candidate pairs are those of ``graph.bucket_pairs`` and each is verified with
+    the exact similarity, on the members' own sets: one copy of a record's sets per shared
+    bucket it is in (at most ``bands``), not one per candidate partner, which grows with the
+    day. A pair that shares several buckets is verified in each and yields the same edge each
+    time; the components treat an edge's copies as one."""
+
     def __init__(self, config: DedupConfig):
         self.config = config
         self.pairs = Metrics.counter(NEAR_STAGE, "candidate_pairs")
         self.oversized = Metrics.counter(NEAR_STAGE, "oversized_buckets")
-
-    def process(self, element):
-        _, members = element
-        pairs, oversized = graph.bucket_pairs(
-            members, self.config.bucket_all_pairs_max, self.config.bucket_anchors)
-        if oversized:
-            self.oversized.inc()
-        self.pairs.inc(len(pairs))
-        yield from pairs
-
-
-def _attach_first_sketch(element):
-    """CoGroupByKey on node a: send a's sketch to each distinct partner b."""
-    node, grouped = element
-    sketches = list(grouped["sketch"])
-    if not sketches:
-        return
-    for partner in set(grouped["partner"]):
-        yield partner, (node, sketches[0])
-
-
-class _VerifyPairs(beam.DoFn):
-    def __init__(self, config: DedupConfig):
-        self.threshold = config.threshold
         self.verified = Metrics.counter(NEAR_STAGE, "verified_pairs")
 
     def process(self, element):
-        node, grouped = element
-        sketches = list(grouped["sketch"])
-        if not sketches:
-            return
-        for other, other_sketch in grouped["probe"]:
-            similarity = pair_similarity(other_sketch, sketches[0], self.threshold)
-            if similarity >= self.threshold:
+        _, members = element
+        pairs, oversized = graph.bucket_pairs(members, self.config.bucket_all_pairs_max,
+                                              self.config.bucket_anchors, node=_node_of)
+        if oversized:
+            self.oversized.inc()
+        self.pairs.inc(len(pairs))
+        threshold, decoded = self.config.threshold, {}  # each member's arrays, made once
+
+        def sets_of(member):
+            sets = decoded.get(member[0])
+            if sets is None:
+                sets = decoded[member[0]] = decoded_sets(member[1])
+            return sets
+
+        for a, b in pairs:
+            similarity = sets_similarity(sets_of(a), sets_of(b), threshold)
+            if similarity >= threshold:
                 self.verified.inc()
-                yield other, node, similarity
+                yield a[0], b[0], similarity
+
+
+def _node_of(member):
+    return member[0]
 
 
 class _AssignClusters(beam.DoFn):
@@ -262,22 +290,19 @@ class DedupNearDuplicates(beam.PTransform):
                 _PastSketches(config)).with_outputs("sketch", "band")
             sketches.append(past.sketch)
             bands.append(past.band)
-        sketch_by_node = tuple(sketches) | "AllSketches" >> beam.Flatten()
-        pairs = (
+        sets_by_node = tuple(sketches) | "AllSketches" >> beam.Flatten()
+        shared = (
             tuple(bands)
             | "AllBands" >> beam.Flatten()
             | "GroupByBand" >> beam.GroupByKey()
-            | "PairBuckets" >> beam.ParDo(_PairBucket(config))
-        )
-        probes = (
-            {"sketch": sketch_by_node, "partner": pairs}
-            | "JoinFirst" >> beam.CoGroupByKey()
-            | "AttachFirst" >> beam.FlatMap(_attach_first_sketch)
+            | "SharedBuckets" >> beam.FlatMap(_shared_bucket_members)
         )
         edges = (
-            {"sketch": sketch_by_node, "probe": probes}
-            | "JoinSecond" >> beam.CoGroupByKey()
-            | "Verify" >> beam.ParDo(_VerifyPairs(config))
+            {"sketch": sets_by_node, "bucket": shared}
+            | "JoinBuckets" >> beam.CoGroupByKey()
+            | "SetsPerBucket" >> beam.FlatMap(_hash_sets_per_bucket)
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config))
         )
         fates = _connected_components(edges, config.cc_rounds)
         out = (

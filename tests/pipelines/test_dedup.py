@@ -359,3 +359,43 @@ def test_quality_on_real_text_with_planted_near_duplicates():
 def test_config_rejects_bands_that_do_not_fit():
     with pytest.raises(ValueError, match="bands x rows"):
         DedupConfig(bands=40, rows=4)
+
+
+def _shuffled_bytes_per_record(records) -> float:
+    """Bytes through every PCollection of DedupNearDuplicates on ``records`` (Beam's element
+    counts x sampled mean sizes, as the FnApiRunner measures them), per record."""
+    from apache_beam.metrics import monitoring_infos as mi
+
+    p = beam.Pipeline(runner=FnApiRunner())
+    _ = p | beam.Create(records) | DedupNearDuplicates(CONFIG)
+    result = p.run()
+    result.wait_until_finish()
+    counts, sampled = {}, {}
+    for info in result.monitoring_infos():
+        pcoll = info.labels.get(mi.PCOLLECTION_LABEL)
+        if pcoll and info.urn == mi.ELEMENT_COUNT_URN:
+            counts[pcoll] = counts.get(pcoll, 0) + mi.extract_counter_value(info)
+        elif pcoll and info.urn == mi.SAMPLED_BYTE_SIZE_URN:
+            n, total = mi.extract_distribution(info)[:2]
+            previous = sampled.get(pcoll, (0, 0))
+            sampled[pcoll] = (previous[0] + n, previous[1] + total)
+    total = sum(counts[pcoll] * s / n for pcoll, (n, s) in sampled.items() if n and pcoll in counts)
+    return total / len(records)
+
+
+def test_near_stage_bytes_per_record_do_not_grow_with_its_candidates():
+    # Every record is a candidate of every other (one long shared prompt: the exchanges collide
+    # in nearly every band) and none is a near-duplicate (distinct answers). The near stage must
+    # ship a bounded number of copies of a record's shingle hashes, whatever the number of its
+    # candidate partners: the 80k-interaction day ran out of memory when each candidate pair
+    # carried a copy of one side's sketch (candidate pairs per record grow with the day).
+    prompt = " ".join([ANSWER_A, ANSWER_B, ANSWER_C])
+    rng = random.Random(3)
+    words = sorted(set((ANSWER_A + " " + ANSWER_B).lower().split()))
+
+    def day(n):
+        return [record(f"e{i:03d}", prompt, " ".join(rng.sample(words, 6)), minutes=i)
+                for i in range(n)]
+
+    few, many = _shuffled_bytes_per_record(day(6)), _shuffled_bytes_per_record(day(30))
+    assert many < 1.25 * few, (few, many)
