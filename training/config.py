@@ -77,10 +77,8 @@ class SFTTrainConfig:
     packing: bool | None = None  # None = pack on CUDA only (padding-free packing needs flash attention)
     # Replay when training on a subset (``event_ids``: continuing the champion on what users said
     # since): this many of the dataset's other train rows per fresh row, drawn with ``seed``.
-    # Measured on the demo's day 2 (47 fresh rows, 3 epochs at 1e-3 from v1): without replay the
-    # model learnt the users' edit prefix "About X and Y:" and 2 of 15 greedy answers looped
-    # ("Abbbbbbbbbbbbbbb"); with 1 replayed row per fresh row 0 of 15 (and 0 of 48 on the whole
-    # eval split), fresh-row bits/byte 1.397 vs the champion's 1.499, taste +0.049 (docs/training.md).
+    # Without it, 47 fresh rows taught the demo's champion the users' edit prefix "About X:" and
+    # 2 of 15 greedy answers looped ("Abbbbbbbbbbbbbbb"); with 1, 0 of 15 (docs/training.md).
     replay: float = 1.0
     seed: int = 0
     tiny: TinyLMConfig = TinyLMConfig()
