@@ -2,7 +2,7 @@
 after each, and whether the users ended up better served.
 
     .venv/bin/python bench/flywheel.py --taste MODULE:FUNCTION --days K [--users N]
-        [--levers sft,dpo] [--vendor-users N] [--seed S] [--out DIR]
+        [--levers sft,dpo] [--vendor-users N] [--seed S] [--side-by-side RATE] [--out DIR]
 
 Per day it prints the served version(s), the users' mean taste score with its 95% CI, and the
 gate's decision with its reason. After the last day it asks the last day's users' opening
@@ -88,57 +88,78 @@ def sample_answers(model_dir, questions: list[list[dict]], seed: int, max_tokens
     return answers
 
 
+def greedy_degenerate(model_dir, prompts: list[list[dict]]) -> int:
+    """How many of the gate's greedy answers to ``prompts`` are degenerate (training.evaluate)."""
+    from training.config import EvalConfig
+    from training.evaluate import generate_answers, is_degenerate, load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_dir)
+    return sum(map(is_degenerate, generate_answers(model, tokenizer, prompts, EvalConfig())))
+
+
 def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
     """Each lever alone and both, trained from day 1's champion on day 2's dataset of a finished
     run (``work``), scored by the taste on day 3's users' opening questions: the paired mean
-    difference against the champion with its 95% t interval. No gateway, no gate: the levers'
-    own effect on the same data."""
-    import math
+    difference against the champion with its 95% t interval; and each model's degenerate greedy
+    answers to the fresh eval prompts the gate reads. No gateway, no gate: the levers' own
+    effect on the same data. ``sft-no-replay`` is SFT without the earlier rows it rehearses."""
+    from dataclasses import replace
 
-    from curation.stats import mean_interval
     from feedback.users import load_taste
     from feedback.users.session import UsersConfig, first_questions
     from flywheel import cycle
     from flywheel.loop import LoopConfig, cycle_config
     from training import registry
+    from training.data import resolve_dataset
     from training.dpo import DPOTrainConfig, train_dpo
-    from training.sft import SFTTrainConfig, train_sft
+    from training.sft import SFTTrainConfig, read_sft_rows, train_sft
 
     config = LoopConfig(out=str(work), taste=taste_spec, users=users, seed=seed)
     cconfig = cycle_config(config, str(work / "pseudonym.key"))
     taste, uc = load_taste(taste_spec), UsersConfig()
     client = registry.connect(cconfig.warehouse, cconfig.tracking_uri)
-    first = registry.get_version(client, "flywheel-sft", 1)
-    base = registry.local_model_dir(first)
-    day1, day2, day3 = config.day(1), config.day(2), config.day(3)
-    dataset_id = cycle.build_dataset(cconfig, day2)["dataset_id"]
-    fresh = cycle.fresh_event_ids(cconfig, day1, day2)
-    questions = first_questions(seed, day3, users, None, uc)
-    scores = {"champion": [float(taste(q, a)) for q, a in zip(
-        questions, sample_answers(base, questions, seed, uc.max_tokens, uc.temperature), strict=True)]}
+    base = registry.local_model_dir(registry.get_version(client, "flywheel-sft", 1))
+    dataset_id = cycle.build_dataset(cconfig, config.day(2))["dataset_id"]
+    fresh = cycle.fresh_event_ids(cconfig, config.day(1), config.day(2))
+    eval_prompts = [c[:-1] for c in read_sft_rows(resolve_dataset(cconfig.warehouse, dataset_id),
+                                                  "eval", fresh)]
+    questions = first_questions(seed, config.day(3), users, None, uc)
     sft_config = SFTTrainConfig(base=str(base), epochs=cconfig.continue_epochs,
                                 learning_rate=cconfig.continue_learning_rate, max_length=cconfig.sft_max_length)
     dpo_config = DPOTrainConfig(epochs=cconfig.dpo_epochs, beta=cconfig.dpo_beta,
                                 learning_rate=cconfig.dpo_learning_rate)
     ablation = work / "ablation"
-    sft_dir = train_sft(cconfig.warehouse, dataset_id, config=sft_config, register=False,
-                        event_ids=fresh, out=ablation / "sft")["model_dir"]
-    models = {"sft": sft_dir,
-              "dpo": train_dpo(cconfig.warehouse, dataset_id, base, config=dpo_config, register=False,
-                               event_ids=fresh, out=ablation / "dpo")["model_dir"],
-              "sft+dpo": train_dpo(cconfig.warehouse, dataset_id, sft_dir, config=dpo_config,
-                                   register=False, event_ids=fresh, out=ablation / "sft+dpo")["model_dir"]}
-    rows = []
-    for name, path in models.items():
-        answers = sample_answers(path, questions, seed, uc.max_tokens, uc.temperature)
-        scores[name] = [float(taste(q, a)) for q, a in zip(questions, answers, strict=True)]
-    for name, values in scores.items():
-        diffs = [a - b for a, b in zip(values, scores["champion"], strict=True)]
-        n, mean = len(diffs), sum(diffs) / len(diffs)
-        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-        rows.append({"levers": name, "questions": n, "mean_score": sum(values) / n,
-                     "difference": mean, "difference_ci": list(mean_interval(mean, sd, n)) if sd else [0.0, 0.0]})
+
+    def sft(name, cfg):
+        return train_sft(cconfig.warehouse, dataset_id, config=cfg, register=False, event_ids=fresh,
+                         out=ablation / name)["model_dir"]
+
+    def dpo(name, start):
+        return train_dpo(cconfig.warehouse, dataset_id, start, config=dpo_config, register=False,
+                         event_ids=fresh, out=ablation / name)["model_dir"]
+
+    models = {"champion": base, "sft": sft("sft", sft_config),
+              "sft-no-replay": sft("sft-no-replay", replace(sft_config, replay=0.0))}
+    models.update({"dpo": dpo("dpo", base), "sft+dpo": dpo("sft+dpo", models["sft"])})
+    scores = {name: [float(taste(q, a)) for q, a in zip(questions, sample_answers(
+        path, questions, seed, uc.max_tokens, uc.temperature), strict=True)] for name, path in models.items()}
+    rows = [{"levers": name, "degenerate_greedy": greedy_degenerate(path, eval_prompts),
+             "eval_prompts": len(eval_prompts), **paired(scores[name], scores["champion"])}
+            for name, path in models.items()]
     return {"taste": taste_spec, "dataset_id": dataset_id, "fresh_interactions": len(fresh), "rows": rows}
+
+
+def paired(values: list[float], baseline: list[float]) -> dict:
+    """Mean of ``values`` and the mean paired difference against ``baseline``, 95% t interval."""
+    import math
+
+    from curation.stats import mean_interval
+
+    diffs = [a - b for a, b in zip(values, baseline, strict=True)]
+    n, mean = len(diffs), sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    return {"questions": n, "mean_score": sum(values) / n, "difference": mean,
+            "difference_ci": list(mean_interval(mean, sd, n)) if sd else [0.0, 0.0]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vendor-users", type=int, default=300)
     parser.add_argument("--levers", default="sft,dpo", help="comma list of sft, dpo")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--side-by-side", type=float, default=None, metavar="RATE",
+                        help="share of first turns asked side by side while a challenger serves "
+                             "(default: feedback.users' UsersConfig)")
     parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
     parser.add_argument("--ablate", metavar="WORK",
                         help="instead of a loop: each lever alone and both, on a finished run's day-2 data")
@@ -162,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"levers on {result['fresh_interactions']} fresh interactions, taste {args.taste}:")
         for row in result["rows"]:
             low, high = row["difference_ci"]
-            print(f"  {row['levers']:<9} mean taste {row['mean_score']:.3f}  vs champion "
-                  f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]  ({row['questions']} questions)")
+            print(f"  {row['levers']:<13} mean taste {row['mean_score']:.3f}  vs champion "
+                  f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]  ({row['questions']} questions)"
+                  f"  degenerate greedy {row['degenerate_greedy']}/{row['eval_prompts']}")
         path = REPO / "bench" / "out" / f"flywheel-ablation-{work.name}.json"
         path.write_text(json.dumps(result, indent=2))
         print(f"wrote {path}")
@@ -177,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from dataclasses import replace
+
+    from feedback.users.session import UsersConfig
     from feedback.users.tastes import taste_name
     from flywheel.demo import quiet_output, setup_environment
     from flywheel.loop import LoopConfig, compare_on_questions, cycle_config, format_days, run_loop
@@ -187,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{out} is not empty: remove it or give another --out")
     out.mkdir(parents=True, exist_ok=True)
     key_file = setup_environment(out)
+    users_config = UsersConfig()
+    if args.side_by_side is not None:
+        users_config = replace(users_config, side_by_side_rate=args.side_by_side)
     config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
-                        vendor_users=args.vendor_users, seed=args.seed, levers=levers)
+                        vendor_users=args.vendor_users, seed=args.seed, levers=levers,
+                        users_config=users_config)
     terminal = quiet_output(out / "bench.log")
     started = time.monotonic()
     result = run_loop(config, str(key_file), say=lambda line: print(line, file=terminal))
@@ -208,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines), file=terminal)
     report = {"name": name, "taste": args.taste, "levers": list(levers), "days": args.days,
               "users": args.users, "vendor_users": args.vendor_users, "seed": args.seed,
-              "seconds": seconds, "loop": result, "comparison": comparison, "checks": verdict,
+              "side_by_side_rate": users_config.side_by_side_rate, "seconds": seconds,
+              "loop": result, "comparison": comparison, "checks": verdict,
               "command": " ".join(["bench/flywheel.py", *(argv or sys.argv[1:])])}
     path = REPO / "bench" / "out" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ class CycleConfig:
     continue_from_champion: bool = False
     levers: tuple[str, ...] = ("sft", "dpo")
     continue_epochs: float = 3.0  # a few passes over a day's feedback: tens to hundreds of rows
-    continue_learning_rate: float = 1e-3  # a third of the from-scratch rate: adjust, don't relearn
+    continue_learning_rate: float = 3e-4  # 1e-3 made greedy loops on 47-65 fresh rows (docs/training.md)
     dpo_epochs: float = 2.0
     dpo_learning_rate: float = 1e-4  # 5e-4 made the demo's model babble (docs/training.md)
     dpo_beta: float = 0.1

@@ -167,6 +167,10 @@ def gate_outcome(steps: dict) -> dict:
            steps["train_sft"].get("stage"), "promoted": bool(promoted.get("promoted")),
            "canary": bool(promoted.get("canary")), "reason": decision.get("reason"),
            "to_version": promoted.get("to_version"), "levers": steps["train_sft"].get("levers")}
+    if decision.get("promote") and not out["promoted"]:
+        # the gate said promote, the promote step vetoed it (training.promote._still_valid: e.g. a
+        # user in its training data asked for erasure since): say why the champion stayed
+        out["reason"] = f"{promoted.get('reason')} (after {decision.get('reason')})"
     if "online" in steps["evaluate"]:
         online = steps["evaluate"]["online"]
         out["online"] = {k: online.get(k) for k in ("win_rate", "win_rate_ci", "comparisons",

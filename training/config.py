@@ -75,6 +75,11 @@ class SFTTrainConfig:
     lora_alpha: int = 32  # alpha = 2r is the usual starting point
     lora_dropout: float = 0.05
     packing: bool | None = None  # None = pack on CUDA only (padding-free packing needs flash attention)
+    # Replay when training on a subset (``event_ids``: continuing the champion on what users said
+    # since): this many of the dataset's other train rows per fresh row, drawn with ``seed``.
+    # Without it, 47 fresh rows taught the demo's champion the users' edit prefix "About X:" and
+    # 2 of 15 greedy answers looped ("Abbbbbbbbbbbbbbb"); with 1, 0 of 15 (docs/training.md).
+    replay: float = 1.0
     seed: int = 0
     tiny: TinyLMConfig = TinyLMConfig()
 

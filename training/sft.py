@@ -45,23 +45,40 @@ def to_prompt_completion(conversations: list[list[dict]], max_length: int) -> di
     return {"prompt": prompts, "completion": completions}
 
 
+def rows_with_sources(ref, split: str) -> list[tuple[list[dict], str | None]]:
+    """(conversation, source interaction id) for every row of an SFT split."""
+    from warehouse import files as storage  # a path, or a URL on a store
+
+    conversations = read_sft(ref, split)
+    sources = storage.read_parquet(str(ref.split("sft", split)), columns=["source_event_id"]).column(
+        "source_event_id").to_pylist()
+    if len(sources) != len(conversations):  # read_sft skipped a malformed row: align by row
+        raise DatasetError(f"dataset {ref.dataset_id} sft/{split} has rows without an assistant "
+                           "target; rebuild it with python -m curation.datasets build")
+    return list(zip(conversations, sources, strict=True))
+
+
 def read_sft_rows(ref, split: str, event_ids: set[str] | None = None) -> list[list[dict]]:
     """``read_sft`` restricted to rows whose source interaction is in ``event_ids`` (None: all).
 
     Continuing from the champion learns from what users said since it was trained: the cycle
     passes the interactions of the days after the champion's dataset.
     """
-    conversations = read_sft(ref, split)
     if event_ids is None:
-        return conversations
-    from warehouse import files as storage  # a path, or a URL on a store
+        return read_sft(ref, split)
+    return [c for c, source in rows_with_sources(ref, split) if source in event_ids]
 
-    sources = storage.read_parquet(str(ref.split("sft", split)), columns=["source_event_id"]).column(
-        "source_event_id").to_pylist()
-    if len(sources) != len(conversations):  # read_sft skipped a malformed row: align by row
-        raise DatasetError(f"dataset {ref.dataset_id} sft/{split} has rows without an assistant "
-                           "target; rebuild it with python -m curation.datasets build")
-    return [c for c, source in zip(conversations, sources, strict=True) if source in event_ids]
+
+def replay_rows(ref, event_ids: set[str], fresh: int, ratio: float, seed: int) -> list[list[dict]]:
+    """``round(ratio * fresh)`` of the train rows outside ``event_ids`` (the window's earlier
+    days, what the champion learnt from), drawn with ``seed``: rehearsal, so a few dozen fresh
+    rows adjust the champion instead of overwriting it (``SFTTrainConfig.replay``)."""
+    import random
+
+    if ratio <= 0 or not fresh:
+        return []
+    earlier = [c for c, source in rows_with_sources(ref, "train") if source not in event_ids]
+    return random.Random(seed).sample(earlier, min(len(earlier), round(ratio * fresh)))
 
 
 def load_base(base: str, train_conversations: list[list[dict]], tiny: TinyLMConfig, warehouse=None, uri=None):
@@ -194,14 +211,17 @@ def train_sft(
 ) -> dict:
     """Train, write meta.json, log to MLflow and register a ``flywheel-sft`` version.
 
-    ``event_ids``: train (and measure) only on rows whose source interaction is one of these
-    (``read_sft_rows``). Returns {"model_dir", "metrics", "dataset_id", and when registered
-    "run_id", "version", ...}.
+    ``event_ids``: train (and measure) on rows whose source interaction is one of these
+    (``read_sft_rows``), plus ``config.replay`` earlier rows per such row (``replay_rows``).
+    Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
     """
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "sft", config)
     train = read_sft_rows(dataset, "train", event_ids)
+    replayed = ([] if event_ids is None else
+                replay_rows(dataset, event_ids, len(train), config.replay, config.seed))
     evaluation = read_sft_rows(dataset, "eval", event_ids) if dataset.has("sft", "eval") else []
-    metrics, base = fit_sft(train, evaluation, config, out, warehouse, tracking_uri)
+    metrics, base = fit_sft(train + replayed, evaluation, config, out, warehouse, tracking_uri)
+    metrics["train_replayed_conversations"] = float(len(replayed))
     meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics,
                       levers=["sft"], **base)
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}

@@ -99,3 +99,19 @@ def assert_truth_stays_outside(out: Path, truth: Path) -> None:
                 # a truth key no event or model file has, and no whole truth row
                 assert b'"edit_score"' not in text, path
                 assert not any(line.encode() in text for line in lines[:50]), path
+
+
+def test_a_vetoed_promotion_reports_the_veto_not_the_gates_yes():
+    """The online gate said promote, the promote step refused (a user in the candidate's data
+    asked for erasure): the summary must not read as if the gate had kept the champion for the
+    online reason."""
+    from flywheel.loop import describe_gate, gate_outcome
+
+    steps = {"train_sft": {"version": 3, "stage": "canary"},
+             "evaluate": {"decision": {"promote": True, "reason": "side_by_side_win_rate_ci_above_half",
+                                       "stage": "online"}},
+             "promote": {"promoted": False, "reason": "contains_erased_user_data", "to_version": 1}}
+    gate = gate_outcome(steps)
+    assert not gate["promoted"]
+    assert gate["reason"] == "contains_erased_user_data (after side_by_side_win_rate_ci_above_half)"
+    assert describe_gate(gate).startswith("KEEP CHAMPION (v3 refused): contains_erased_user_data")

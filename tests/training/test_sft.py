@@ -75,3 +75,42 @@ def test_registered_checkpoint_meta_is_the_one_written_locally(oasst_dataset, tm
     version = registry.get_version(registry.connect(warehouse), SFT_MODEL_NAME, info["version"])
     logged = mlflow.artifacts.download_artifacts(artifact_uri=f"{version.source}/meta.json", dst_path=str(tmp_path / "dl"))
     assert open(logged).read() == (tmp_path / "sft" / "meta.json").read_text()
+
+
+def _dataset_with_sources(root, n: int):
+    from training.data import write_dataset
+
+    rows = [{"messages": [{"role": "user", "content": f"question {i}?"},
+                          {"role": "assistant", "content": f"answer {i}."}],
+             "rule": "good_answer", "user_pseudonym": f"u{i}", "source_event_id": f"e{i}"}
+            for i in range(n)]
+    return resolve_dataset(dataset_path=write_dataset(root, "replay-test", sft={"train": rows}))
+
+
+def test_replay_draws_earlier_rows_only_and_deterministically(tmp_path):
+    dataset = _dataset_with_sources(tmp_path, 12)
+    fresh = {"e0", "e1", "e2"}
+    replayed = sft.replay_rows(dataset, fresh, fresh=3, ratio=1.0, seed=0)
+    contents = [c[0]["content"] for c in replayed]
+    assert len(replayed) == 3 and len(set(contents)) == 3
+    assert not {"question 0?", "question 1?", "question 2?"} & set(contents)  # never a fresh row
+    assert replayed == sft.replay_rows(dataset, fresh, fresh=3, ratio=1.0, seed=0)
+    assert len(sft.replay_rows(dataset, fresh, fresh=3, ratio=10.0, seed=0)) == 9  # all there are
+    assert sft.replay_rows(dataset, fresh, fresh=3, ratio=0.0, seed=0) == []
+
+
+@pytest.mark.slow
+def test_continuing_on_fresh_rows_rehearses_earlier_ones(tiny_models, tmp_path):
+    """Continued SFT on a few fresh rows alone overwrote the champion (greedy answers looped on
+    the users' edit prefix): it must train on as many earlier rows beside them."""
+    dataset = resolve_dataset(dataset_path=tiny_models.dataset)
+    sources = [s for _, s in sft.rows_with_sources(dataset, "train")]
+    fresh = set(sources[:5])
+    config = replace(SFTTrainConfig(), base=str(tiny_models.weak), max_steps=1, max_length=128)
+    info = sft.train_sft(dataset_path=dataset.path, out=tmp_path / "continued", register=False,
+                         config=config, event_ids=fresh)
+    assert info["metrics"]["train_conversations"] == 10
+    assert info["metrics"]["train_replayed_conversations"] == 5
+    alone = sft.train_sft(dataset_path=dataset.path, out=tmp_path / "alone", register=False,
+                          config=replace(config, replay=0.0), event_ids=fresh)
+    assert alone["metrics"]["train_conversations"] == 5
