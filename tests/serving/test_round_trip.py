@@ -90,6 +90,14 @@ def test_kill_9_mid_write_leaves_whole_lines_and_curation_reconciles(warehouse, 
                 tasks = [asyncio.create_task(one(i)) for i in range(200)]
                 while len(ok_ids) < 40:
                     await asyncio.sleep(0.05)
+                # Kill it with a segment open: frozen (SIGSTOP) it cannot rotate, so the check
+                # holds at the kill. A freeze between a close and the next open thaws and retries.
+                for _ in range(200):
+                    process.send_signal(signal.SIGSTOP)
+                    if glob.glob(f"{landing}/dt=*/.*.open"):
+                        break
+                    process.send_signal(signal.SIGCONT)
+                    await asyncio.sleep(0.01)
                 process.send_signal(signal.SIGKILL)
                 await asyncio.gather(*tasks)
 
