@@ -186,25 +186,34 @@ def fresh_event_ids(config: CycleConfig, after_day: str, day: str) -> set[str]:
 
 def _champion_since(config: CycleConfig, day: str):
     """(champion version, its checkpoint, the interactions since its dataset) or None."""
-    from training import registry
-
     champion = alias_version(config, "champion")
     if champion is None:
         return None
+    path, as_of = _champion_checkpoint(config, champion)
+    return champion, path, fresh_event_ids(config, as_of or day, day)
+
+
+def _champion_checkpoint(config: CycleConfig, champion):
+    """(the champion's local checkpoint, the day its dataset was built as of)."""
+    from training import registry
+
     path = registry.local_model_dir(champion)
-    as_of = json.loads((path / "meta.json").read_text()).get("dataset_as_of") or day
-    return champion, path, fresh_event_ids(config, as_of, day)
+    return path, json.loads((path / "meta.json").read_text()).get("dataset_as_of")
 
 
 def train_candidate(config: CycleConfig, dataset_id: str, day: str | None = None) -> dict:
-    from training.config import SFT_MODEL_NAME, SFTTrainConfig
-    from training.sft import train_sft
+    from training.config import SFT_MODEL_NAME
 
     if config.canary:
         pending = alias_version(config, CHALLENGER_ALIAS)
-        if pending is not None:  # its canary day: the online check decides, nothing new trains
-            return {"version": int(pending.version), "reused": True, "stage": "canary",
-                    "metrics": _metrics_of(config, pending)}
+        # Its canary day: the online check decides and nothing new trains, unless erasure tagged
+        # the challenger since and the canary won: then its recipe again without those users.
+        if pending is not None:
+            out = {"version": int(pending.version), "reused": True, "stage": "canary",
+                   "metrics": _metrics_of(config, pending)}
+            if _erased_since(pending) and day and _canary_won(config, int(pending.version), day):
+                out["retrained"] = retrain_without_erased(config, pending)
+            return out
     existing = _existing_version(config, SFT_MODEL_NAME, dataset_id, "sft")
     if existing is not None:
         return {"version": int(existing.version), "reused": True, "stage": "offline",
@@ -212,18 +221,95 @@ def train_candidate(config: CycleConfig, dataset_id: str, day: str | None = None
     since = _champion_since(config, day) if config.continue_from_champion and day else None
     if since is not None:
         return _continue_from_champion(config, dataset_id, *since)
+    return _train_from_scratch(config, dataset_id)
+
+
+def _train_from_scratch(config: CycleConfig, dataset_id: str, tags: dict | None = None) -> dict:
+    from training.config import SFTTrainConfig
+    from training.sft import train_sft
+
     learning_rate = config.sft_learning_rate or (
         3e-3 if config.sft_base == "tiny" else SFTTrainConfig.learning_rate)
     info = train_sft(config.warehouse, dataset_id, tracking_uri=config.tracking_uri,
                      config=SFTTrainConfig(base=config.sft_base, epochs=config.sft_epochs,
                                            learning_rate=learning_rate,
-                                           max_length=config.sft_max_length))
+                                           max_length=config.sft_max_length), tags=tags)
     return {"version": int(info["version"]), "reused": False, "stage": "offline",
             "metrics": info["metrics"]}
 
 
+ERASED_TAG = "contains_erased_user_data"  # governance.erase_downstream.ERASED_TAG
+RETRAIN_TAG = "retrain_of"  # on a version retrained without erased users: the canary version
+
+
+def _erased_since(version) -> bool:
+    return (version.tags or {}).get(ERASED_TAG, "false") == "true"
+
+
+def _canary_won(config: CycleConfig, version: int, day: str) -> bool:
+    """The online check on today's canary traffic says promote (``evaluate_online`` decides the
+    same from the same rows); only then is a retrain without erased users worth its CPU."""
+    from training.config import SFT_MODEL_NAME
+    from training.online import online_decision
+
+    champion = alias_version(config, "champion")
+    if champion is None:
+        return False
+    evidence = online_evidence(config, day, f"{SFT_MODEL_NAME}/{champion.version}",
+                               f"{SFT_MODEL_NAME}/{version}")
+    return online_decision(evidence)[0]
+
+
+def retrain_without_erased(config: CycleConfig, challenger) -> dict:
+    """The challenger's recipe again, without the users who asked for erasure since it trained.
+
+    Erasure scrubbed the challenger's dataset and tagged the version, so promotion refuses it
+    (``training.promote._still_valid``). This rebuilds the dataset for the same day from the
+    tables as they are now (a new id: the old rows less the erased users') and trains the same
+    recipe with the same seed: from the same champion on the same days' feedback when the
+    challenger continued from it, from scratch otherwise. Idempotent: a version already trained
+    on the rebuilt dataset is reused. Returns the new version (None, with a reason, when nothing
+    can be retrained) and the dataset it read.
+    """
+    from curation.datasets import DatasetConfig, build_dataset
+    from training import registry
+    from training.config import SFT_MODEL_NAME
+    from training.data import DatasetError
+
+    old_id = (challenger.tags or {}).get("dataset_id")
+    meta = json.loads((registry.local_model_dir(challenger) / "meta.json").read_text())
+    as_of = meta.get("dataset_as_of")
+    if not old_id or not as_of:
+        return {"version": None, "reason": "challenger_records_no_dataset_day"}
+    dataset_id, _ = build_dataset(
+        config.warehouse, as_of,
+        DatasetConfig(window_days=config.window_days, eval_fraction=config.eval_fraction))
+    out = {"of_version": int(challenger.version), "dataset_id": dataset_id,
+           "erased_from_dataset_id": old_id}
+    existing = _existing_version(config, SFT_MODEL_NAME, dataset_id, "sft")
+    if existing is not None:
+        return {**out, "version": int(existing.version), "reused": True}
+    tags = {RETRAIN_TAG: str(challenger.version)}
+    base_version = (challenger.tags or {}).get("base_version")
+    try:
+        if base_version is None:
+            trained = _train_from_scratch(config, dataset_id, tags=tags)
+        else:
+            champion = alias_version(config, "champion")
+            if champion is None or str(champion.version) != base_version:
+                return {**out, "version": None, "reason": "champion_changed_since_canary"}
+            path, since = _champion_checkpoint(config, champion)
+            trained = _continue_from_champion(config, dataset_id, champion, path,
+                                              fresh_event_ids(config, since, as_of), tags=tags)
+    except DatasetError as error:  # e.g. the erased users' rows were all the feedback there was
+        return {**out, "version": None, "reason": f"retrain_failed: {error}"}
+    if trained.get("version") is None:
+        return {**out, "version": None, "reason": trained.get("reason")}
+    return {**out, "version": trained["version"], "reused": False, "levers": trained.get("levers")}
+
+
 def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path,
-                            event_ids: set[str]) -> dict:
+                            event_ids: set[str], tags: dict | None = None) -> dict:
     """The levers in order, each from the previous one's checkpoint; the last one registers."""
     from training.config import SFTTrainConfig
     from training.data import DatasetError
@@ -240,7 +326,7 @@ def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path
                                             learning_rate=config.continue_learning_rate,
                                             max_length=config.sft_max_length)
                 info = train_sft(config.warehouse, dataset_id, config=sft_config, register=last,
-                                 tracking_uri=config.tracking_uri, event_ids=event_ids,
+                                 tracking_uri=config.tracking_uri, event_ids=event_ids, tags=tags,
                                  out=default_out(config.warehouse, f"sft-from-v{champion.version}",
                                                  dataset_id, sft_config))
             elif lever == "dpo":
@@ -249,7 +335,7 @@ def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path
                 info = train_dpo(config.warehouse, dataset_id, base, config=dpo_config,
                                  register=True, tracking_uri=config.tracking_uri,
                                  event_ids=event_ids, levers=(*used, "dpo"),
-                                 base_version=int(champion.version))
+                                 base_version=int(champion.version), tags=tags)
             else:
                 raise ValueError(f"unknown lever {lever!r} (expected sft or dpo)")
         except DatasetError as error:  # no fresh rows or pairs for this lever today
@@ -288,7 +374,8 @@ def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate: dict | i
         return {"evaluation": None, "decision": {"promote": False, "reason": candidate["reason"]},
                 "candidate": None, "champion": None}
     if candidate.get("stage") == "canary":
-        return evaluate_online(config, candidate["version"], day)
+        return evaluate_online(config, candidate["version"], day,
+                               retrained=candidate.get("retrained"), reward_version=reward_version)
     since = _champion_since(config, day) if config.continue_from_champion and day else None
     path = evaluate(str(candidate["version"]), "champion", str(reward_version),
                     warehouse=config.warehouse, dataset_id=dataset_id,
@@ -320,12 +407,20 @@ def online_evidence(config: CycleConfig, day: str, champion_label: str, challeng
                           challenger_wins=challenger[2], champion_wins=champion[2])
 
 
-def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> dict:
-    """The online check on today's canary traffic; its report beside the offline ones."""
+def evaluate_online(config: CycleConfig, candidate_version: int, day: str,
+                    retrained: dict | None = None, reward_version: int | None = None) -> dict:
+    """The online check on today's canary traffic; its report beside the offline ones.
+
+    ``retrained``: ``retrain_without_erased``'s result when erasure tagged the canary version
+    since it trained. When the canary won and a retrained version exists, that version takes
+    the offline checks against the champion and, passing them, is the one promoted on the
+    canary's evidence (the two differ by the erased users' rows only); the report and the
+    ``deployments`` row's reason name both versions. Returns the version to act on as
+    ``"version"``.
+    """
     from training.config import SFT_MODEL_NAME
     from training.evaluate import EvalResult
     from training.online import online_decision
-    from warehouse import files
 
     champion = alias_version(config, "champion")
     offline_path = _offline_report(config, candidate_version, int(champion.version))
@@ -338,12 +433,74 @@ def evaluate_online(config: CycleConfig, candidate_version: int, day: str) -> di
               "offline_evaluation": str(offline_path), "online": stats,
               "decision": {"promote": promote, "reason": reason, "stage": "online"}}
     EvalResult.from_dict(report["candidate"])  # the offline report is one training.evaluate wrote
+    version = int(candidate_version)
+    if retrained is not None:
+        report["retrain"] = retrained
+    if promote and retrained is not None and retrained.get("version") is not None:
+        version = int(retrained["version"])
+        report = _retrained_report(config, report, retrained, int(champion.version), reward_version)
+    out = _write_online_report(config, day, version, int(champion.version), report)
+    return {"evaluation": out, "decision": report["decision"], "online": stats, "version": version,
+            "candidate": report["candidate"], "champion": report["champion"]}
+
+
+def _retrained_report(config: CycleConfig, report: dict, retrained: dict, champion: int,
+                      reward_version: int | None) -> dict:
+    """The online report re-addressed to the retrained version, after its offline checks."""
+    from training.config import EvalConfig
+    from training.evaluate import evaluate
+
+    canary, version = retrained["of_version"], int(retrained["version"])
+    path = _existing_offline_report(config, version, champion)
+    if path is None:
+        challenger = _registry_version(config, version)
+        meta = json.loads((_local_dir(challenger) / "meta.json").read_text())
+        _, since = _champion_checkpoint(config, alias_version(config, "champion"))
+        events = fresh_event_ids(config, since, meta["dataset_as_of"]) if since else None
+        path = evaluate(str(version), "champion", str(reward_version) if reward_version else None,
+                        warehouse=config.warehouse, dataset_id=retrained["dataset_id"],
+                        config=EvalConfig(max_prompts=config.eval_prompts),
+                        tracking_uri=config.tracking_uri, eval_event_ids=events, canary=True)
+    offline = json.loads(_path(path).read_text())
+    passed = bool(offline["decision"].get("promote") or offline["decision"].get("canary"))
+    won = report["decision"]["reason"]
+    if passed:
+        decision = {"promote": True, "stage": "online", "canary_version": canary,
+                    "reason": f"{won} (canary v{canary}; retrained v{version} without the "
+                              f"users erased since)"}
+    else:
+        decision = {"promote": False, "stage": "online", "canary_version": canary,
+                    "reason": f"retrained_without_erased_users_failed_offline: "
+                              f"{offline['decision']['reason']} (v{version}, canary v{canary} "
+                              f"won: {won})"}
+    return {**report, "dataset_id": retrained["dataset_id"], "candidate": offline["candidate"],
+            "champion": offline["champion"], "offline_evaluation": str(path),
+            "canary_evaluation": report["offline_evaluation"], "decision": decision}
+
+
+def _write_online_report(config: CycleConfig, day: str, version: int, champion: int,
+                         report: dict) -> str:
+    from warehouse import files
+
     out = files.join(config.warehouse, "evaluations", "online", f"dt={day}",
-                     f"v{candidate_version}-vs-v{champion.version}.json")
+                     f"v{version}-vs-v{champion}.json")
     # atomic: a temp file and os.replace locally, one whole-object PUT on an object store
     files.atomic_write(out, json.dumps(report, indent=2, sort_keys=True, default=str))
-    return {"evaluation": out, "decision": report["decision"], "online": stats,
-            "candidate": report["candidate"], "champion": report["champion"]}
+    return out
+
+
+def _registry_version(config: CycleConfig, version: int):
+    from training import registry
+    from training.config import SFT_MODEL_NAME
+
+    return registry.get_version(registry.connect(config.warehouse, config.tracking_uri),
+                                SFT_MODEL_NAME, version)
+
+
+def _local_dir(version):
+    from training import registry
+
+    return registry.local_model_dir(version)
 
 
 def _path(location):
@@ -352,13 +509,19 @@ def _path(location):
     return files.path(location)
 
 
-def _offline_report(config: CycleConfig, candidate_version: int, champion_version: int):
+def _existing_offline_report(config: CycleConfig, candidate_version: int,
+                             champion_version: int):
     found = sorted((_path(config.warehouse) / "evaluations").glob(
         f"*/v{candidate_version}-vs-v{champion_version}.json"))
-    if not found:
+    return found[-1] if found else None
+
+
+def _offline_report(config: CycleConfig, candidate_version: int, champion_version: int):
+    found = _existing_offline_report(config, candidate_version, champion_version)
+    if found is None:
         raise FileNotFoundError(f"no offline evaluation of v{candidate_version} against "
                                 f"v{champion_version} under {config.warehouse}/evaluations")
-    return found[-1]
+    return found
 
 
 def promote_or_keep(config: CycleConfig, day: str, candidate_version: int | None,
@@ -425,6 +588,7 @@ def run_cycle(config: CycleConfig, day: str, progress=None) -> dict:
     candidate = step("train_sft", train_candidate, config, dataset["dataset_id"], day)
     evaluation = step("evaluate", evaluate_candidate, config, dataset["dataset_id"],
                       candidate, reward["version"], day)
-    step("promote", promote_or_keep, config, day, candidate["version"], evaluation["evaluation"],
-         evaluation["decision"])
+    # the evaluation names the version to act on: a retrained one replaces an erased-from canary
+    step("promote", promote_or_keep, config, day, evaluation.get("version", candidate["version"]),
+         evaluation["evaluation"], evaluation["decision"])
     return steps

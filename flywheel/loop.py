@@ -163,10 +163,14 @@ def served_versions(cconfig) -> tuple[int | None, int | None]:
 def gate_outcome(steps: dict) -> dict:
     decision = steps["evaluate"]["decision"]
     promoted = steps["promote"]
-    out = {"candidate": steps["train_sft"].get("version"), "stage": decision.get("stage") or
+    # the evaluation names the version it decided on: a retrain replaces an erased-from canary
+    candidate = steps["evaluate"].get("version", steps["train_sft"].get("version"))
+    out = {"candidate": candidate, "stage": decision.get("stage") or
            steps["train_sft"].get("stage"), "promoted": bool(promoted.get("promoted")),
            "canary": bool(promoted.get("canary")), "reason": decision.get("reason"),
            "to_version": promoted.get("to_version"), "levers": steps["train_sft"].get("levers")}
+    if steps["train_sft"].get("retrained"):  # erasure tagged the canary: its retrain's outcome
+        out["retrain"] = steps["train_sft"]["retrained"]
     if decision.get("promote") and not out["promoted"]:
         # the gate said promote, the promote step vetoed it (training.promote._still_valid: e.g. a
         # user in its training data asked for erasure since): say why the champion stayed

@@ -131,8 +131,10 @@ def train_dpo(
     event_ids: set[str] | None = None,
     levers: tuple[str, ...] = ("dpo",),
     base_version: int | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dict:
-    """DPO from ``base`` on the dataset's train pairs (those of ``event_ids``); register it."""
+    """DPO from ``base`` on the dataset's train pairs (those of ``event_ids``); register it
+    (with ``tags`` added to the version's own)."""
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "dpo", replace(config))
     if str(base) == "champion":
         if warehouse is None:
@@ -144,7 +146,7 @@ def train_dpo(
                       base=str(base), base_version=base_version, levers=list(levers))
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = {**version_tags(meta), "levers": "+".join(levers)}
+        tags = {**(tags or {}), **version_tags(meta), "levers": "+".join(levers)}
         if base_version is not None:
             tags["base_version"] = str(base_version)
         info.update(registry.log_and_register(

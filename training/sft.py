@@ -208,11 +208,13 @@ def train_sft(
     register: bool = True,
     tracking_uri: str | None = None,
     event_ids: set[str] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dict:
     """Train, write meta.json, log to MLflow and register a ``flywheel-sft`` version.
 
     ``event_ids``: train (and measure) on rows whose source interaction is one of these
     (``read_sft_rows``), plus ``config.replay`` earlier rows per such row (``replay_rows``).
+    ``tags``: extra registry tags for the version (the cycle's ``retrain_of``).
     Returns {"model_dir", "metrics", "dataset_id", and when registered "run_id", "version", ...}.
     """
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "sft", config)
@@ -226,7 +228,7 @@ def train_sft(
                       levers=["sft"], **base)
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = version_tags(meta)
+        tags = {**(tags or {}), **version_tags(meta)}
         if base.get("base_version") is not None:
             tags["base_version"] = str(base["base_version"])
         tags["levers"] = "sft"

@@ -115,3 +115,86 @@ def test_a_vetoed_promotion_reports_the_veto_not_the_gates_yes():
     assert not gate["promoted"]
     assert gate["reason"] == "contains_erased_user_data (after side_by_side_win_rate_ci_above_half)"
     assert describe_gate(gate).startswith("KEEP CHAMPION (v3 refused): contains_erased_user_data")
+
+
+@pytest.mark.slow
+def test_a_canary_erased_from_is_retrained_without_those_users_and_promoted_on_its_evidence(two_days):
+    """A user whose feedback trained day 2's candidate asks for erasure on its canary day:
+    erasure tags the candidate, and the cycle retrains its recipe without that user (a rebuilt
+    dataset, the same champion, the same seed), checks it offline, and acts on the canary's
+    evidence for the retrained version, naming both versions. Runs last: it adds a day."""
+    import datetime as dt
+
+    import pyarrow.dataset as pads
+
+    from flywheel import cycle
+    from flywheel.loop import cycle_config
+    from serving import events
+    from training import promote, registry
+    from training.config import REWARD_MODEL_NAME, SFT_MODEL_NAME
+    from warehouse import pseudonym
+
+    config, result, _ = two_days
+    cconfig = cycle_config(config, None)
+    day2 = result["days"][1]
+    client = registry.connect(cconfig.warehouse)
+    canary = registry.get_version(client, SFT_MODEL_NAME, day2["gate"]["candidate"])
+    champion = cycle.alias_version(cconfig, "champion")
+    assert canary.tags["base_version"] == str(champion.version)  # day 2's continued candidate
+    old_id = canary.tags["dataset_id"]
+
+    # a user of day 2 whose rows are in the candidate's dataset asks for erasure on day 3
+    landing = Path(cconfig.landing)
+    users = {json.loads(line).get("user_id") for p in (landing / f"dt={day2['day']}").glob("*.jsonl")
+             for line in p.read_text().splitlines()} - {None}
+    key = pseudonym.load_key(None)
+    in_dataset = set(pads.dataset(Path(cconfig.warehouse) / "datasets" / old_id / "sft",
+                                  format="parquet").to_table(["user_pseudonym"])
+                     .column("user_pseudonym").to_pylist())
+    user = sorted(u for u in users if pseudonym.pseudonymize(key, u) in in_dataset)[0]
+    erased = pseudonym.pseudonymize(key, user)
+    day3 = config.day(3)
+    (landing / f"dt={day3}").mkdir(parents=True)
+    request = events.deletion(event_id="del-test-1", user=user,
+                              at=dt.datetime.fromisoformat(f"{day3}T09:00:00+00:00"))
+    (landing / f"dt={day3}" / "deletions.jsonl").write_text(json.dumps(request) + "\n")
+    cycle.curate_day(cconfig, day3)
+    cycle.erase_requested(cconfig, day3)
+    canary = registry.get_version(client, SFT_MODEL_NAME, canary.version)
+    assert canary.tags[cycle.ERASED_TAG] == "true"  # promotion would refuse it
+
+    retrained = cycle.retrain_without_erased(cconfig, canary)
+    assert retrained["version"] is not None, retrained
+    assert retrained["dataset_id"] != old_id and retrained["erased_from_dataset_id"] == old_id
+    rebuilt = pads.dataset(Path(cconfig.warehouse) / "datasets" / retrained["dataset_id"] / "sft",
+                           format="parquet").to_table(["user_pseudonym"]).column("user_pseudonym")
+    assert erased not in set(rebuilt.to_pylist()) and len(rebuilt) > 0
+    new = registry.get_version(client, SFT_MODEL_NAME, retrained["version"])
+    assert new.tags[cycle.RETRAIN_TAG] == str(canary.version)
+    assert new.tags[cycle.ERASED_TAG] == "false" and new.tags["base_version"] == str(champion.version)
+    assert new.tags["levers"] == canary.tags["levers"]  # the same recipe
+    again = cycle.retrain_without_erased(cconfig, canary)  # a rerun of the day trains nothing
+    assert again["version"] == retrained["version"] and again["reused"]
+
+    # the canary won (the online gate's own decision on real traffic is tested elsewhere):
+    # the retrained version takes the offline checks and carries the canary's evidence
+    won = {"decision": {"promote": True, "reason": "approval_rate_ci_above_champion",
+                        "stage": "online"}, "offline_evaluation": "canary.json"}
+    reward = max(int(v.version) for v in client.search_model_versions(
+        f"name = '{REWARD_MODEL_NAME}'"))  # the newest: trained after the erasure
+    report = cycle._retrained_report(cconfig, won, retrained, int(champion.version),  # noqa: SLF001
+                                     reward)
+    offline = json.loads(Path(report["offline_evaluation"]).read_text())
+    assert report["candidate"]["version"] == retrained["version"]
+    assert report["decision"]["promote"] == bool(offline["decision"].get("canary")
+                                                  or offline["decision"].get("promote"))
+    assert f"canary v{canary.version}" in report["decision"]["reason"]
+    assert f"v{retrained['version']}" in report["decision"]["reason"]
+    path = cycle._write_online_report(cconfig, day3, retrained["version"],  # noqa: SLF001
+                                      int(champion.version), report)
+    outcome = cycle.promote_or_keep(cconfig, day3, retrained["version"], path, report["decision"])
+    assert outcome["promoted"] == report["decision"]["promote"]
+    row = promote.read_deployments(cconfig.warehouse)[-1]
+    assert row["to_version"] == retrained["version"] and row["reason"] == report["decision"]["reason"]
+    served = cycle.alias_version(cconfig, "champion").version
+    assert served == (new.version if outcome["promoted"] else champion.version)
