@@ -333,10 +333,7 @@ def rebuild_dataset(warehouse: str | os.PathLike, dataset_id: str,
     new_id, rows, identity, inputs, plans = _prepare(warehouse, as_of, config,
                                                      None if erased else versions)
     root = storage.path(out) if out else warehouse / REBUILDS_DIR
-    if storage.is_url(root):
-        storage.delete_tree(str(root / new_id))
-    else:
-        shutil.rmtree(root / new_id, ignore_errors=True)
+    storage.delete_tree(str(root / new_id))  # a stale copy of this rebuild, on disk or a store
     path = _write(root, new_id, rows, identity, inputs, plans)
     files = load_manifest_at(path)["files"]
     identical = new_id == dataset_id and files == manifest["files"]

@@ -43,14 +43,14 @@ def member_mask(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
 # Datasets
 
 
-def find_dataset_rows(wh: str, erased: set[str],
-                      columns: Iterable[str]) -> dict[str, dict[str, set[str]]]:
-    """dataset id -> {relative parquet path -> erased pseudonyms found in it}."""
+def _rows_in(folders, erased: set[str], columns: Iterable[str]) -> dict[str, dict[str, set[str]]]:
+    """folder name -> {relative parquet path -> erased pseudonyms found in it}."""
     found: dict[str, dict[str, set[str]]] = {}
     if not erased:
         return found
+    columns = tuple(columns)
     values = pa.array(sorted(erased), pa.string())
-    for folder in dataset_dirs(wh):
+    for folder in folders:
         for path in sorted(folder.rglob("*.parquet")):
             names = storage.parquet_file(path).schema_arrow.names
             present = [c for c in columns if c in names]
@@ -65,6 +65,12 @@ def find_dataset_rows(wh: str, erased: set[str],
     return found
 
 
+def find_dataset_rows(wh: str, erased: set[str],
+                      columns: Iterable[str]) -> dict[str, dict[str, set[str]]]:
+    """dataset id -> {relative parquet path -> erased pseudonyms found in it}."""
+    return _rows_in(dataset_dirs(wh) if erased else [], erased, columns)
+
+
 def drop_rebuilds(wh: str, erased: set[str], columns: Iterable[str]) -> list[str]:
     """Delete every rebuild copy (``WAREHOUSE/_rebuilds/<id>/``) that holds an erased user.
 
@@ -72,19 +78,11 @@ def drop_rebuilds(wh: str, erased: set[str], columns: Iterable[str]) -> list[str
     rather than scrubbed, and ``curation.datasets rebuild`` makes it again (without the users).
     Returns the ids removed.
     """
-    columns = tuple(columns)
-    values = pa.array(sorted(erased), pa.string())
-    dropped = []
-    for folder in rebuild_dirs(wh) if erased else []:
-        for path in sorted(folder.rglob("*.parquet")):
-            present = [c for c in columns if c in storage.parquet_file(path).schema_arrow.names]
-            table = storage.read_parquet(path, present) if present else None
-            if table is not None and any(pc.any(member_mask(table[c], values)).as_py()
-                                         for c in present):
-                storage.delete_tree(str(folder))
-                dropped.append(folder.name)
-                break
-    return dropped
+    folders = {folder.name: folder for folder in (rebuild_dirs(wh) if erased else [])}
+    holders = sorted(_rows_in(folders.values(), erased, columns))
+    for name in holders:
+        storage.delete_tree(str(folders[name]))
+    return holders
 
 
 def scrub_dataset(folder: Path, files: list[str], erased: set[str], columns: Iterable[str],
