@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-by-side", type=float, default=None, metavar="RATE",
                         help="share of first turns asked side by side while a challenger serves "
                              "(default: feedback.users' UsersConfig)")
+    parser.add_argument("--max-tokens", type=int, default=None, metavar="N",
+                        help="tokens per answer the users ask for (default: UsersConfig's 48)")
     parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
     parser.add_argument("--ablate", metavar="WORK",
                         help="instead of a loop: each lever alone and both, on a finished run's day-2 data")
@@ -210,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     from flywheel.loop import LoopConfig, compare_on_questions, cycle_config, format_days, run_loop
 
     name = f"flywheel-{taste_name(args.taste)}-{'+'.join(levers)}-s{args.seed}"
+    if args.max_tokens is not None:
+        name += f"-t{args.max_tokens}"
     out = Path(args.out or REPO / "bench" / "out" / "flywheel-work" / name).resolve()
     if out.exists() and any(out.iterdir()):
         parser.error(f"{out} is not empty: remove it or give another --out")
@@ -218,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     users_config = UsersConfig()
     if args.side_by_side is not None:
         users_config = replace(users_config, side_by_side_rate=args.side_by_side)
+    if args.max_tokens is not None:
+        users_config = replace(users_config, max_tokens=args.max_tokens)
     config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
                         vendor_users=args.vendor_users, seed=args.seed, levers=levers,
                         users_config=users_config)
@@ -240,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines), file=terminal)
     report = {"name": name, "taste": args.taste, "levers": list(levers), "days": args.days,
               "users": args.users, "vendor_users": args.vendor_users, "seed": args.seed,
-              "side_by_side_rate": users_config.side_by_side_rate, "seconds": seconds,
+              "side_by_side_rate": users_config.side_by_side_rate,
+              "max_tokens": users_config.max_tokens, "seconds": seconds,
               "loop": result, "comparison": comparison, "checks": verdict,
               "command": " ".join(["bench/flywheel.py", *(argv or sys.argv[1:])])}
     path = REPO / "bench" / "out" / f"{name}.json"

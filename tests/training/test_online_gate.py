@@ -47,7 +47,7 @@ def test_difference_interval_covers_the_difference():
 
 def test_random_feedback_never_promotes_at_the_canary_size_the_loop_uses():
     """Users with a fair-coin taste on both arms, 40 canary days of the demo's size: the
-    gate's 95% intervals refuse them all (the false-promotion rate is 2.5% per check)."""
+    gate's 99% intervals refuse them all (the false-promotion rate is 0.5% per check)."""
     config = ReactionConfig()
     promotions = 0
     for day in range(40):
@@ -66,4 +66,12 @@ def test_random_feedback_never_promotes_at_the_canary_size_the_loop_uses():
         evidence = OnlineEvidence(ArmVotes(*votes["champion"]), ArmVotes(*votes["challenger"]),
                                   wins["challenger"], wins["champion"])
         promotions += online_decision(evidence)[0]
-    assert promotions <= 2  # expected about 1 in 40 at a one-sided 2.5%
+    assert promotions <= 1  # expected about 0.2 in 40 at a one-sided 0.5%
+
+
+def test_a_chance_win_of_the_coin_bench_does_not_promote():
+    """bench/flywheel.py --taste coin --days 4 measured a random challenger winning 69 of 115
+    side-by-side picks (0.60, [0.51, 0.68] at 95%): the gate reads it at 99% and refuses."""
+    chance = OnlineEvidence(ArmVotes(30, 30), ArmVotes(30, 30), challenger_wins=69, champion_wins=46)
+    assert online_decision(chance)[:2] == (False, "no_significant_online_preference")
+    assert online_decision(chance, OnlineGatePolicy(confidence=0.95))[0] is True
