@@ -238,11 +238,12 @@ def _train_from_scratch(config: CycleConfig, dataset_id: str, tags: dict | None 
             "metrics": info["metrics"]}
 
 
-ERASED_TAG = "contains_erased_user_data"  # governance.erase_downstream.ERASED_TAG
 RETRAIN_TAG = "retrain_of"  # on a version retrained without erased users: the canary version
 
 
 def _erased_since(version) -> bool:
+    from governance.erase_downstream import ERASED_TAG
+
     return (version.tags or {}).get(ERASED_TAG, "false") == "true"
 
 
@@ -284,7 +285,7 @@ def retrain_without_erased(config: CycleConfig, challenger) -> dict:
     dataset_id, _ = build_dataset(
         config.warehouse, as_of,
         DatasetConfig(window_days=config.window_days, eval_fraction=config.eval_fraction))
-    out = {"of_version": int(challenger.version), "dataset_id": dataset_id,
+    out = {"of_version": int(challenger.version), "dataset_id": dataset_id, "as_of": as_of,
            "erased_from_dataset_id": old_id}
     existing = _existing_version(config, SFT_MODEL_NAME, dataset_id, "sft")
     if existing is not None:
@@ -453,10 +454,8 @@ def _retrained_report(config: CycleConfig, report: dict, retrained: dict, champi
     canary, version = retrained["of_version"], int(retrained["version"])
     path = _existing_offline_report(config, version, champion)
     if path is None:
-        challenger = _registry_version(config, version)
-        meta = json.loads((_local_dir(challenger) / "meta.json").read_text())
         _, since = _champion_checkpoint(config, alias_version(config, "champion"))
-        events = fresh_event_ids(config, since, meta["dataset_as_of"]) if since else None
+        events = fresh_event_ids(config, since, retrained["as_of"]) if since else None
         path = evaluate(str(version), "champion", str(reward_version) if reward_version else None,
                         warehouse=config.warehouse, dataset_id=retrained["dataset_id"],
                         config=EvalConfig(max_prompts=config.eval_prompts),
@@ -487,20 +486,6 @@ def _write_online_report(config: CycleConfig, day: str, version: int, champion: 
     # atomic: a temp file and os.replace locally, one whole-object PUT on an object store
     files.atomic_write(out, json.dumps(report, indent=2, sort_keys=True, default=str))
     return out
-
-
-def _registry_version(config: CycleConfig, version: int):
-    from training import registry
-    from training.config import SFT_MODEL_NAME
-
-    return registry.get_version(registry.connect(config.warehouse, config.tracking_uri),
-                                SFT_MODEL_NAME, version)
-
-
-def _local_dir(version):
-    from training import registry
-
-    return registry.local_model_dir(version)
 
 
 def _path(location):

@@ -129,6 +129,7 @@ def test_a_canary_erased_from_is_retrained_without_those_users_and_promoted_on_i
 
     from flywheel import cycle
     from flywheel.loop import cycle_config
+    from governance.erase_downstream import ERASED_TAG
     from serving import events
     from training import promote, registry
     from training.config import REWARD_MODEL_NAME, SFT_MODEL_NAME
@@ -161,7 +162,7 @@ def test_a_canary_erased_from_is_retrained_without_those_users_and_promoted_on_i
     cycle.curate_day(cconfig, day3)
     cycle.erase_requested(cconfig, day3)
     canary = registry.get_version(client, SFT_MODEL_NAME, canary.version)
-    assert canary.tags[cycle.ERASED_TAG] == "true"  # promotion would refuse it
+    assert canary.tags[ERASED_TAG] == "true"  # promotion would refuse it
 
     retrained = cycle.retrain_without_erased(cconfig, canary)
     assert retrained["version"] is not None, retrained
@@ -171,7 +172,7 @@ def test_a_canary_erased_from_is_retrained_without_those_users_and_promoted_on_i
     assert erased not in set(rebuilt.to_pylist()) and len(rebuilt) > 0
     new = registry.get_version(client, SFT_MODEL_NAME, retrained["version"])
     assert new.tags[cycle.RETRAIN_TAG] == str(canary.version)
-    assert new.tags[cycle.ERASED_TAG] == "false" and new.tags["base_version"] == str(champion.version)
+    assert new.tags[ERASED_TAG] == "false" and new.tags["base_version"] == str(champion.version)
     assert new.tags["levers"] == canary.tags["levers"]  # the same recipe
     again = cycle.retrain_without_erased(cconfig, canary)  # a rerun of the day trains nothing
     assert again["version"] == retrained["version"] and again["reused"]
