@@ -16,6 +16,7 @@ pipeline options, on Dataflow, Flink or Spark with ``gs://``/``s3://`` paths.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from feedback.contract import ContractLimits
-from pipelines import landing, stages
+from pipelines import allocator, landing, stages
 from pipelines.dedup import INDEX_COLUMNS, DedupConfig
 from pipelines.pii import ScrubConfig
 from pipelines.quality import FilterConfig
@@ -46,6 +47,8 @@ log = logging.getLogger("pipelines.curate")
 # runner, which downloads a binary at run time. `--direct_num_workers` and
 # `--direct_running_mode multi_processing` work with it as with the DirectRunner.
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+# Runners that keep the job's data in this process (``pipelines.allocator``).
+_IN_PROCESS_RUNNERS = {LOCAL_RUNNER, "DirectRunner", "FnApiRunner", "BundleBasedDirectRunner"}
 
 OUTPUT_TABLES = ("interactions", "feedback", "deletion_requests", "rejects", "stats", "dedup_index")
 
@@ -299,7 +302,9 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
 
 def _run_and_commit(options, selection, wh: str, day: str, attempt: str, key_file: str | None,
                     config: CurateConfig) -> tuple[list[dict], dict, float]:
-    with beam.Pipeline(options=options) as p:
+    local = options.view_as(StandardOptions).runner in _IN_PROCESS_RUNNERS
+    with (allocator.returning_freed_memory() if local else contextlib.nullcontext()), \
+            beam.Pipeline(options=options) as p:
         build(p, selection=selection, wh=wh, day=day, attempt=attempt, key_file=key_file,
               config=config)
     stats = read_staged_stats(wh, day, attempt)

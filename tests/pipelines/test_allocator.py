@@ -1,0 +1,53 @@
+"""The local runner's allocator setting: freed stage buffers go back to the system."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pipelines import allocator
+
+# A child process: frees one 16 MiB block (glibc then raises its mmap threshold to 16 MiB), then
+# allocates 200 blocks of 1 MiB, as the runner's stage buffers are, and one small block after
+# them, and frees the 200. Prints how much of the 200 MiB the RSS still holds.
+_CHILD = textwrap.dedent("""
+    import sys
+    import psutil
+    from pipelines import allocator
+    if sys.argv[1] == "fixed":
+        assert allocator.fix_malloc_thresholds()
+    rss = lambda: psutil.Process().memory_info().rss
+    big = bytearray(16 << 20); del big
+    before = rss()
+    blocks = [bytearray(1 << 20) for _ in range(200)]
+    for block in blocks:
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+    keeper = bytearray(2048)
+    del blocks
+    print((rss() - before) / 2**20)
+""")
+
+
+def _held_mib(mode: str) -> float:
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    return float(out.stdout.strip())
+
+
+@pytest.mark.skipif(not allocator.fix_malloc_thresholds(), reason="the C library is not glibc")
+def test_freed_stage_buffers_return_to_the_system_with_the_thresholds_fixed():
+    assert _held_mib("default") > 150  # glibc's dynamic threshold keeps them on the heap
+    assert _held_mib("fixed") < 20
+
+
+def test_worker_processes_inherit_the_setting_for_the_run_only(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "999")  # an operator's own setting
+    with allocator.returning_freed_memory():
+        if allocator.fix_malloc_thresholds():
+            assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(allocator.MMAP_THRESHOLD)
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "999"
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "999"
