@@ -2,7 +2,8 @@
 PCollections that carry the most bytes.
 
     PYTHONPATH=$PWD .venv/bin/python bench/curate_memory.py [--sizes 1000,2000,4000] [--seed 0]
-                                                            [--top 15] [--out bench/out/curate_memory.json]
+                                                            [--short-events] [--top 15]
+                                                            [--out bench/out/curate_memory.json]
 
 For each size (target interactions per day) one simulated day is written as ``bench/curate.py``
 writes it, then ``pipelines.curate.run`` runs on it in process, in a fresh subprocess, with two
@@ -16,7 +17,9 @@ hooks on Beam's FnApiRunner (measurement only; the job is unchanged):
   PCollection moved through the runner.
 
 Printed: peak RSS and its slope in bytes per landing line between sizes, the stage at which the
-peak was reached, and the PCollections with the most bytes per landing line.
+peak was reached, the GroupByKey inputs held when the most grouped elements were, and the
+PCollections with the most bytes per landing line. ``--short-events`` makes the days of
+``bench/curate.py --short-events`` (sizes are then events) instead of simulated chats.
 """
 
 from __future__ import annotations
@@ -38,8 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 OUT = REPO / "bench" / "out" / "curate_memory.json"
-DATE = "2026-11-02"
-INTERACTIONS_PER_USER = 6  # as bench/curate.py
+from bench.curate import DATE  # noqa: E402  the day make_day writes
 
 
 def _rss() -> int:
@@ -48,24 +50,29 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _held_bytes(context) -> tuple[int, int]:
-    """(encoded bytes in ListBuffers, elements in GroupingBuffers) the runner holds now."""
+def _held_bytes(context) -> tuple[int, int, dict]:
+    """(encoded bytes in ListBuffers, elements in GroupingBuffers, elements per GroupingBuffer
+    id) the runner holds now."""
     from apache_beam.runners.portability.fn_api_runner import execution
 
-    buffers = list(context.pcoll_buffers.values())
+    named = list(context.pcoll_buffers.items())  # (buffer id, buffer)
     for queue in (context.queues.watermark_pending_inputs, context.queues.ready_inputs):
         for _key, data_input in list(queue._q):
-            buffers.extend(data_input.data.values())
-    seen, encoded, grouped = set(), 0, 0
-    for buffer in buffers:
+            named.extend(data_input.data.items())  # (reading transform id, buffer)
+    seen, encoded, grouped, per_buffer = set(), 0, 0, {}
+    for name, buffer in named:
         if id(buffer) in seen:
             continue
         seen.add(id(buffer))
         if isinstance(buffer, execution.ListBuffer):
             encoded += sum(len(b) for b in buffer._inputs)
         elif isinstance(buffer, execution.GroupingBuffer):
-            grouped += sum(len(v) for v in buffer._table.values())
-    return encoded, grouped
+            elements = sum(len(v) for v in buffer._table.values())
+            grouped += elements
+            if elements:
+                per_buffer[name.decode(errors="replace") if isinstance(name, bytes)
+                           else str(name)] = elements
+    return encoded, grouped, per_buffer
 
 
 def _install_hooks(timeline: list, pcoll_names: dict, infos: list) -> None:
@@ -76,15 +83,17 @@ def _install_hooks(timeline: list, pcoll_names: dict, infos: list) -> None:
 
     def hooked_execute(self, context, bundle_context_manager, bundle_input):
         result = execute(self, context, bundle_context_manager, bundle_input)
-        encoded, grouped = _held_bytes(context)
+        encoded, grouped, per_buffer = _held_bytes(context)
         timeline.append({"stage": bundle_context_manager.stage.name[:120], "rss": _rss(),
                          "held_encoded": encoded, "held_grouped_elements": grouped,
-                         "t": time.monotonic()})
+                         "grouped_per_buffer": per_buffer, "t": time.monotonic()})
         return result
 
     def hooked_run_stages(self, stage_context, stages):
         for pcoll_id, pcoll in stage_context.components.pcollections.items():
             pcoll_names[pcoll_id] = pcoll.unique_name
+        for transform_id, transform in stage_context.components.transforms.items():
+            pcoll_names[transform_id] = transform.unique_name
         result = run_stages(self, stage_context, stages)
         infos.extend(result.monitoring_infos())
         return result
@@ -117,6 +126,18 @@ def _pcollection_sizes(infos: list, names: dict) -> dict:
     return sizes
 
 
+def _grouped_at_peak(timeline: list, names: dict) -> dict:
+    """The GroupingBuffers held when the most grouped elements were: PCollection -> elements."""
+    peak = max(timeline, key=lambda e: e["held_grouped_elements"])
+    named = {}
+    for buffer_id, elements in peak.pop("grouped_per_buffer").items():
+        pcoll = buffer_id.split(":", 1)[-1]
+        named[names.get(pcoll, buffer_id)] = elements
+    for entry in timeline:
+        entry.pop("grouped_per_buffer", None)
+    return dict(sorted(named.items(), key=lambda kv: -kv[1]))
+
+
 def child(landing: Path, wh: Path, result_path: Path) -> None:
     from pipelines import curate
 
@@ -132,19 +153,18 @@ def child(landing: Path, wh: Path, result_path: Path) -> None:
         "peak_stage": peak["stage"],
         "peak_held_encoded": max(e["held_encoded"] for e in timeline),
         "peak_held_grouped_elements": max(e["held_grouped_elements"] for e in timeline),
+        "grouped_at_peak": _grouped_at_peak(timeline, names),
         "timeline": timeline, "pcollections": _pcollection_sizes(infos, names),
     }))
 
 
-def measure(size: int, seed: int, env: dict) -> dict:
-    from bench.curate import day_counts
-    from feedback import simulate
+def measure(size: int, seed: int, env: dict, short: bool = False) -> dict:
+    from bench.curate import day_counts, make_day
 
     with tempfile.TemporaryDirectory(prefix="bench-curate-memory-") as tmp:
         tmp_path = Path(tmp)
         landing = tmp_path / "landing"
-        simulate.simulate_day(landing, DATE, max(1, round(size / INTERACTIONS_PER_USER)), seed,
-                              ("v1", "v2"))
+        make_day(landing, size, seed, short)
         counts = day_counts(landing / f"dt={DATE}")
         result_path = tmp_path / "result.json"
         cpu0 = os.times()
@@ -172,6 +192,9 @@ def report(results: list[dict], top: int) -> None:
         slope = (b["peak_rss"] - a["peak_rss"]) / (b["lines"] - a["lines"])
         print(f"peak RSS slope {a['lines']} -> {b['lines']} lines: {slope / 1024:.1f} KiB per line")
     last = results[-1]
+    print(f"\nGroupByKey inputs held decoded at the peak ({last['lines']} lines): elements")
+    for name, elements in list(last.get("grouped_at_peak", {}).items())[:top]:
+        print(f"{elements:>10} {name[:100]}")
     print(f"\nPCollections with the most bytes ({last['lines']} lines): bytes per landing line")
     ranked = sorted(last["pcollections"].items(), key=lambda kv: -kv[1]["total_bytes"])
     for name, entry in ranked[:top]:
@@ -183,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2000,4000")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-events", action="store_true",
+                        help="sizes are short telemetry events (bench/short_day.py), not chats")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
@@ -198,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("FLYWHEEL_PSEUDONYM_KEY_FILE", None)
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        results.append(measure(size, args.seed, env))
+        results.append(measure(size, args.seed, env, args.short_events))
         print(f"size {size}: {results[-1]['lines']} lines, peak RSS "
               f"{results[-1]['peak_rss'] / 2**20:.0f} MiB", file=sys.stderr, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
