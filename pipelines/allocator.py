@@ -4,11 +4,11 @@ Beam's local runner (FnApiRunner) moves every stage's output to the next stage a
 buffers, megabytes each, and frees them once they are read. glibc serves a block above its
 mmap threshold with its own ``mmap`` and unmaps it on free, but it raises that threshold to the
 size of every such block freed (up to 32 MiB on 64-bit); from then on these buffers come from
-the heap, where the free space between live blocks is never returned. Measured on the
-short-event days (``bench/curate_memory.py --short-events --sizes 10000,40000``,
-docs/benchmarks.md "Short events"), the job's RSS then grew ~26 KiB per landing line while the
-runner held under 6 KiB per line. With the two thresholds fixed, the RSS grew ~6.5 KiB per line,
-at the same CPU time.
+the heap, where the free space between live blocks is never returned. Measured on short-event
+days (``bench/curate_memory.py --short-events --sizes 10000,40000``, docs/benchmarks.md "Short
+events"): the job's peak RSS grew 9.5 KiB per landing line from 10k to 40k events (1,480 MiB at
+40k) while the runner's buffers held under 4 KiB per line; with the two thresholds fixed it grew
+6.5 KiB per line (1,244 MiB at 40k), at the same CPU time within the noise.
 
 ``returning_freed_memory()`` fixes them (``mallopt``) for this process, where the runner keeps
 its buffers, and, for the run, in the environment that the runner's worker processes
