@@ -7,7 +7,7 @@ size of every such block freed (up to 32 MiB on 64-bit); from then on these buff
 the heap, where the free space between live blocks is never returned. Measured on short-event
 days (``bench/curate_memory.py --short-events --sizes 10000,40000``, docs/benchmarks.md "Short
 events"): the job's peak RSS grew 9.5 KiB per landing line from 10k to 40k events (1,480 MiB at
-40k) while the runner's buffers held under 4 KiB per line; with the two thresholds fixed it grew
+40k) while the runner's buffers held ~4-6 KiB per line; with the two thresholds fixed it grew
 6.5 KiB per line (1,244 MiB at 40k), at the same CPU time within the noise.
 
 ``returning_freed_memory()`` fixes them (``mallopt``) for this process, where the runner keeps
