@@ -18,6 +18,9 @@ _CHILD = textwrap.dedent("""
     from pipelines import allocator
     if sys.argv[1] == "fixed":
         assert allocator.fix_malloc_thresholds()
+    elif sys.argv[1] == "after_the_run":
+        with allocator.returning_freed_memory():
+            pass
     rss = lambda: psutil.Process().memory_info().rss
     big = bytearray(16 << 20); del big
     before = rss()
@@ -36,17 +39,23 @@ def _held_mib(mode: str) -> float:
     return float(out.stdout.strip())
 
 
-@pytest.mark.skipif(not allocator.fix_malloc_thresholds(), reason="the C library is not glibc")
+@pytest.mark.skipif(not allocator.available(), reason="the C library is not glibc")
 def test_freed_stage_buffers_return_to_the_system_with_the_thresholds_fixed():
     assert _held_mib("default") > 150  # glibc's dynamic threshold keeps them on the heap
     assert _held_mib("fixed") < 20
+
+
+@pytest.mark.skipif(not allocator.available(), reason="the C library is not glibc")
+def test_after_the_run_blocks_below_the_ceiling_come_from_the_heap_again():
+    # what the training that follows a run in the same process allocates and frees all the time
+    assert _held_mib("after_the_run") > 150
 
 
 def test_worker_processes_inherit_the_setting_for_the_run_only(monkeypatch):
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "999")  # an operator's own setting
     with allocator.returning_freed_memory():
-        if allocator.fix_malloc_thresholds():
+        if allocator.available():
             assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(allocator.MMAP_THRESHOLD)
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "999"
     assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
