@@ -1,5 +1,5 @@
 """Does the near-dedup stage's connected components settle? The stage's own graph functions
-(``pipelines.dedup.graph``, driven in memory by ``bench/dedup_core._components``, as
+(``pipelines.dedup.graph``, driven in memory by ``bench/dedup_core.components``, as
 ``bench/dedup.py`` drives them) on graphs whose components are known: chains and random trees
 of n near-duplicates, every edge verified.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.dedup_core import _components  # noqa: E402
+from bench.dedup_core import components  # noqa: E402
 from pipelines.dedup.graph import TODAY  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "cc_convergence.json"
@@ -48,7 +48,7 @@ def edges_of(shape: str, n: int, seed: int) -> list[tuple]:
 
 
 def measure(shape: str, n: int, rounds: int, seed: int) -> dict:
-    duplicate_of = _components(edges_of(shape, n, seed), rounds)
+    duplicate_of = components(edges_of(shape, n, seed), rounds)
     best = _node(0)[3]
     return {"shape": shape, "n": n, "rounds": rounds, "kept": n - len(duplicate_of),
             "dropped": len(duplicate_of),

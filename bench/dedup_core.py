@@ -110,7 +110,9 @@ def _candidates(band_entries, config: DedupConfig) -> set:
     return candidates
 
 
-def _components(edges, rounds: int) -> dict[str, str]:
+def components(edges, rounds: int) -> dict[str, str]:
+    """Verified edges (a, b, similarity) -> {dropped event_id: kept event_id}, through the
+    stage's own graph functions (the connected components of DedupNearDuplicates)."""
     messages = [m for kv in _group(pair for a, b, s in edges for pair in ((a, (b, s)), (b, (a, s))))
                 for m in graph.initial_messages(kv)]
     for _ in range(rounds):
@@ -142,7 +144,7 @@ def near_core(records, config: DedupConfig, hasher: MinHasher, past_rows=()):
         similarity = pair_similarity(sketch_by_node[a], sketch_by_node[b], config.threshold)
         if similarity >= config.threshold:
             edges.append((a, b, similarity))
-    dropped = _components(edges, config.cc_rounds)
+    dropped = components(edges, config.cc_rounds)
     index = [row for event_id, row in rows.items() if event_id not in dropped]
     return dropped, edges, candidates, sketch_by_node, index
 

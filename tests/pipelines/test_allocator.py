@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -33,9 +34,12 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+REPO = Path(allocator.__file__).resolve().parents[1]
+
+
 def _held_mib(mode: str) -> float:
     out = subprocess.run([sys.executable, "-c", _CHILD, mode], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     return float(out.stdout.strip())
 
 
