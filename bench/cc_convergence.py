@@ -48,9 +48,11 @@ def edges_of(shape: str, n: int, seed: int) -> list[tuple]:
 
 
 def measure(shape: str, n: int, rounds: int, seed: int) -> dict:
-    duplicate_of = components(edges_of(shape, n, seed), rounds)
+    unresolved = []
+    duplicate_of = components(edges_of(shape, n, seed), rounds, unresolved)
     best = _node(0)[3]
     return {"shape": shape, "n": n, "rounds": rounds, "kept": n - len(duplicate_of),
+            "unresolved": unresolved[0],
             "dropped": len(duplicate_of),
             "not_to_best": sum(1 for target in duplicate_of.values() if target != best),
             "to_dropped": sum(1 for target in duplicate_of.values() if target in duplicate_of),
@@ -60,18 +62,19 @@ def measure(shape: str, n: int, rounds: int, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="16,64,256,1024")
-    parser.add_argument("--rounds", default="6,12")
+    parser.add_argument("--sizes", default="16,64,256,1024,10000")
+    parser.add_argument("--rounds", default="4,6,8,12")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     results = [measure(shape, int(n), int(r), args.seed) for shape in SHAPES
                for n in args.sizes.split(",") for r in args.rounds.split(",")]
     print(f"{'shape':<13} {'n':>5} {'rounds':>6} {'kept':>5} {'dropped':>7} "
-          f"{'to another':>10} {'to a dropped':>12}  converged (keeps 1)")
+          f"{'to another':>10} {'to a dropped':>12} {'unresolved':>10}  converged (keeps 1)")
     for r in results:
         print(f"{r['shape']:<13} {r['n']:>5} {r['rounds']:>6} {r['kept']:>5} {r['dropped']:>7} "
-              f"{r['not_to_best']:>10} {r['to_dropped']:>12}  {'yes' if r['converged'] else 'NO'}")
+              f"{r['not_to_best']:>10} {r['to_dropped']:>12} {r['unresolved']:>10}  "
+              f"{'yes' if r['converged'] else 'NO'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"benchmark": "cc_convergence", "seed": args.seed,
                                     "results": results}) + "\n")

@@ -110,17 +110,24 @@ def _candidates(band_entries, config: DedupConfig) -> set:
     return candidates
 
 
-def components(edges, rounds: int) -> dict[str, str]:
+def components(edges, rounds: int, unresolved: list | None = None) -> dict[str, str]:
     """Verified edges (a, b, similarity) -> {dropped event_id: kept event_id}, through the
-    stage's own graph functions (the connected components of DedupNearDuplicates)."""
-    messages = [m for kv in _group(pair for a, b, s in edges for pair in ((a, (b, s)), (b, (a, s))))
-                for m in graph.initial_messages(kv)]
+    stage's own graph functions (the connected components of DedupNearDuplicates). The nodes
+    left unresolved are added to ``unresolved`` (a list with one count) when it is given."""
+    links = [graph.edge_keys(edge) for edge in edges]
     for _ in range(rounds):
-        messages = [m for kv in _group(messages) for m in graph.update_label(kv)]
-        messages = [m for kv in _group(messages) for m in graph.answer_asks(kv)]
-    messages = [m for kv in _group(messages) for m in graph.update_label(kv) if m[1][0] != "label"]
-    messages = [m for kv in _group(messages) for m in graph.resolve_roots(kv)]
-    fates = [f for kv in _group(messages) for f in graph.assign_fates(kv)[0]]
+        links = [e for kv in _group(p for link in links for p in graph.both_directions(link))
+                 for e in graph.large_star(kv)]
+        links = [e for kv in _group(links) for e in graph.small_star(kv)]
+    messages = [m for kv in _group(p for link in links for p in graph.both_directions(link))
+                for m in graph.star_messages(kv)]
+    fates, left = [], 0
+    for kv in _group(messages):
+        resolved, count = graph.star_fates(kv)
+        fates.extend(resolved)
+        left += count
+    if unresolved is not None:
+        unresolved.append(left)
     return {event_id: fate[1] for event_id, fate in fates if fate[0] == "duplicate"}
 
 

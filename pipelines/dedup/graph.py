@@ -1,5 +1,5 @@
 """The near-duplicate graph as pure functions: nodes, candidate pairs per band bucket, connected
-components by min-label propagation with pointer jumping, and each record's fate.
+components by large-star / small-star, and each record's fate.
 
 The Beam stage (``stages.py``) runs each function after a GroupByKey; bench/dedup.py runs the
 same functions after an in-memory grouping.
@@ -12,6 +12,7 @@ rides along so that cluster sizes can be summed without another join.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -78,96 +79,155 @@ def bucket_pairs(members, all_pairs_max: int, anchors: int, node=_identity) -> t
     return pairs, True
 
 
-# Connected components by min-label propagation with pointer jumping. Messages keyed by node:
-#   ("state", label, neighbours, max_similarity)  the node's own state
-#   ("label", label)                               a neighbour's label, or a jump answer
-#   ("ask", node)                                  "what is your label?" from a node labelled you
+def forest_edges(pairs, node, verify):
+    """Candidate pairs of one bucket -> (edges, skipped): the verified edges (a, b, similarity)
+    that join two groups of the bucket, a spanning forest of its verified pairs, and the count
+    of pairs not verified because the bucket's edges already join their ends.
+
+    The components are those of every verified pair, with far fewer edges: a dense bucket of m
+    near-duplicates gives m - 1 edges, not m(m - 1)/2, and m - 1 verifications. ``verify(a,
+    b)`` returns the similarity, or None below the threshold. The pairs are taken in the order
+    of their nodes, so the same bucket gives the same edges whatever order its members came in.
+    """
+    parent: dict = {}
+
+    def root(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    edges, skipped = [], 0
+    for a, b in sorted(pairs, key=lambda pair: (node(pair[0]), node(pair[1]))):
+        ra, rb = root(node(a)), root(node(b))
+        if ra == rb:
+            skipped += 1
+            continue
+        similarity = verify(a, b)
+        if similarity is not None:
+            parent[max(ra, rb)] = min(ra, rb)
+            edges.append((node(a), node(b), similarity))
+    return edges, skipped
 
 
-def initial_messages(element):
-    """(node, [(neighbour, similarity), ...]) -> the node's state and a label to each neighbour."""
-    node, edges = element
-    edges = list(edges)
-    neighbours = tuple(sorted({other for other, _ in edges}))
-    yield node, ("state", node, neighbours, max(similarity for _, similarity in edges))
-    for other in neighbours:
-        yield other, ("label", node)
+# Connected components by alternating large-star / small-star (Kiveris et al., "Connected
+# Components in MapReduce and Beyond", SoCC 2014). The graph is a set of edges (big, small)
+# between CC keys; each operation is one GroupByKey of the edges and keeps the components:
+#   large-star at u: every neighbour v > u is re-linked to m, the smallest of u and its neighbours;
+#   small-star at u (given its smaller neighbours only): u and each of them is linked to their m.
+# A round is one of each; it ends when every component is a star around its smallest key, which
+# takes O(log n) rounds on the graphs measured (bench/cc_convergence.py). The pipeline graph
+# cannot loop until then, so it runs ``cc_rounds`` rounds and then checks, exactly, which
+# components are stars: only those are resolved; the nodes of any other stay kept and are
+# counted (``cc_unresolved``). A CC key orders nodes by a hash of the event_id, not by rank:
+# edits drift over time, so a chain of near-duplicates is often in rank order, the slowest
+# order for star contraction; the representative is still picked by rank, once the star is known.
 
 
-def update_label(element):
-    """Step A: a node takes the smallest label it heard; tells neighbours; asks its label."""
-    node, messages = element
-    state, label = None, None
-    for message in messages:
-        if message[0] == "state":
-            state = message
-        elif message[0] == "label":
-            label = message[1] if label is None else min(label, message[1])
-    if state is None:  # only states create messages to a node; nothing to do without one
-        return
-    new_label = state[1] if label is None else min(state[1], label)
-    yield node, ("state", new_label, state[2], state[3])
-    for other in state[2]:
-        yield other, ("label", new_label)
-    if new_label != node:
-        yield new_label, ("ask", node)
+def _hash64(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
-def answer_asks(element):
-    """Step B: a node answers the nodes that took it as their label with its own label (the
-    pointer jump), and forwards neighbour labels to the next round."""
-    node, messages = element
-    state, forward, askers = None, [], []
-    for message in messages:
-        if message[0] == "state":
-            state = message
-        elif message[0] == "ask":
-            askers.append(message[1])
-        else:
-            forward.append(message)
-    if state is None:
-        return
-    yield node, state
-    for message in forward:
-        yield node, message
-    for asker in askers:
-        yield asker, ("label", state[1])
+def cc_key(node: tuple) -> tuple:
+    """A node's key in the components: (hash of its event_id, node); the node rides along."""
+    return (_hash64(node[EVENT_ID]), node)
 
 
-def resolve_roots(element):
-    """Final check: a node labelled with a root (a node whose label is itself) belongs to that
-    root's cluster; a node whose label is not yet a root (rounds exhausted) stays unresolved."""
-    node, messages = element
-    state, askers = None, []
-    for message in messages:
-        if message[0] == "state":
-            state = message
-        elif message[0] == "ask":
-            askers.append(message[1])
-    if state is None:
-        return
-    is_root = state[1] == node
-    yield node, ("self", is_root, state[3], state[1])
-    for asker in askers:
-        yield asker, ("root", is_root)
+def edge_keys(edge) -> tuple:
+    """A verified edge (a, b, similarity) -> the components' edge (big key, small key)."""
+    a, b = cc_key(edge[0]), cc_key(edge[1])
+    return (a, b) if a > b else (b, a)
 
 
-def assign_fates(element) -> tuple[list, bool]:
-    """node -> ([(event_id, fate)], unresolved) for the final join: a duplicate of a root, or
-    growth of a root's cluster size. Past nodes get no fate; unresolved nodes are kept as is."""
-    node, messages = element
-    state = root_ok = None
+def both_directions(edge):
+    big, small = edge
+    return [(big, small), (small, big)]
+
+
+def large_star(element):
+    """(u, neighbours) -> edges (v, m) for each neighbour v > u; m = min(u, neighbours).
+
+    The neighbours are held as a set (copies of an edge count once): O(degree) memory."""
+    u, neighbours = element
+    neighbours = set(neighbours)
+    smallest = min(min(neighbours), u)
+    for v in neighbours:
+        if v > u:
+            yield v, smallest
+
+
+def small_star(element):
+    """(u, smaller neighbours) -> edges (v, m) for u and each of them; m = their minimum."""
+    u, smaller = element
+    smaller = set(smaller)
+    smallest = min(smaller)
+    yield u, smallest
+    for v in smaller:
+        if v != smallest:
+            yield v, smallest
+
+
+def star_messages(element):
+    """(u, neighbours) after the last round -> u's own message (is it a centre: are all its
+    neighbours larger?), and to each neighbour: u's key and whether u's degree is 1."""
+    u, neighbours = element
+    neighbours = set(neighbours)
+    yield u, ("self", min(neighbours) > u)
+    for w in neighbours:
+        yield w, ("neighbour", u, len(neighbours) == 1)
+
+
+def star_fates(element) -> tuple[list, int]:
+    """(u, messages) -> ([(event_id, fate)], unsettled): resolve the star u is the centre of,
+    and count the nodes of components that did not become stars.
+
+    A centre (no smaller neighbour) and its degree-1 neighbours form a cluster: those
+    neighbours are linked to nothing else. Its representative is its best-ranked member (a past
+    record first); each other member of today is its ``("duplicate", representative
+    event_id)``, and a representative of today grows by their cluster sizes (``("grow",
+    size)``). Past members get no fate. When all the centre's neighbours have degree 1 the star
+    is its whole component. When not, the rounds ran out first: the component is split into
+    several kept clusters (this one, and the other nodes, which are kept as they are), never
+    into a duplicate of a dropped record.
+
+    The nodes of a component that is not a star are counted once each: by themselves if they
+    are a centre or have two or more neighbours; otherwise (one neighbour, a smaller one) by
+    that neighbour. The messages are iterated twice, not listed.
+    """
+    u, messages = element
+    centre, degree, leaves, best = False, 0, 0, u[1]
     for message in messages:
         if message[0] == "self":
-            state = message
+            centre = message[1]
         else:
-            root_ok = message[1]
-    if state is None or node[ORIGIN] == PAST or state[1]:
-        return [], False
-    label = state[3]
-    if not root_ok:
-        return [], True
-    fates = [(node[EVENT_ID], ("duplicate", label[EVENT_ID], state[2]))]
-    if label[ORIGIN] == TODAY:
-        fates.append((label[EVENT_ID], ("grow", node[SIZE])))
-    return fates, False
+            degree += 1
+            if message[2] and message[1] > u:
+                leaves += 1
+                best = min(best, message[1][1])
+    unsettled = 0 if centre and leaves == degree else (
+        1 + leaves if centre or degree > 1 else 0)
+    if not centre:
+        return [], unsettled
+    fates, grow = [], 0
+    for message in messages:
+        if message[0] == "self":
+            node = u[1]
+        elif message[2]:  # a centre's neighbours are all larger
+            node = message[1][1]
+        else:
+            continue
+        if node == best or node[ORIGIN] == PAST:
+            continue
+        fates.append((node[EVENT_ID], ("duplicate", best[EVENT_ID])))
+        grow += node[SIZE]
+    if best[ORIGIN] == TODAY and grow:
+        fates.append((best[EVENT_ID], ("grow", grow)))
+    return fates, unsettled
+
+
+def node_similarities(edge):
+    """A verified edge -> (event_id, similarity) for both ends: each record's strongest link,
+    the similarity its reject row reports."""
+    a, b, similarity = edge
+    return [(a[EVENT_ID], similarity), (b[EVENT_ID], similarity)]

@@ -168,17 +168,20 @@ def _hash_sets_per_bucket(element):
 class _VerifyBuckets(beam.DoFn):
     """(band key, [(node, hash sets)]) -> verified edges (a, b, similarity) of the bucket.
 
-    A bucket's candidate pairs are those of ``graph.bucket_pairs`` and each is verified with
-    the exact similarity, on the members' own sets: one copy of a record's sets per shared
-    bucket it is in (at most ``bands``), not one per candidate partner, which grows with the
-    day. A pair that shares several buckets is verified in each and yields the same edge each
-    time; the components treat an edge's copies as one."""
+    A bucket's candidate pairs are those of ``graph.bucket_pairs``; each is verified with the
+    exact similarity on the members' own sets, unless the bucket's verified edges already join
+    its ends (``graph.forest_edges``: the components are the same, the edges and verifications
+    of a dense bucket linear instead of quadratic). One copy of a record's sets reaches each
+    shared bucket it is in (at most ``bands``), not one per candidate partner, which grows with
+    the day. A pair that shares several buckets can give the same edge in each; the components
+    treat an edge's copies as one."""
 
     def __init__(self, config: DedupConfig):
         self.config = config
         self.pairs = Metrics.counter(NEAR_STAGE, "candidate_pairs")
         self.oversized = Metrics.counter(NEAR_STAGE, "oversized_buckets")
         self.verified = Metrics.counter(NEAR_STAGE, "verified_pairs")
+        self.joined = Metrics.counter(NEAR_STAGE, "already_joined_pairs")
 
     def process(self, element):
         _, members = element
@@ -195,25 +198,27 @@ class _VerifyBuckets(beam.DoFn):
                 sets = decoded[member[0]] = decoded_sets(member[1])
             return sets
 
-        for a, b in pairs:
+        def verify(a, b):
             similarity = sets_similarity(sets_of(a), sets_of(b), threshold)
-            if similarity >= threshold:
-                self.verified.inc()
-                yield a[0], b[0], similarity
+            return similarity if similarity >= threshold else None
+
+        edges, joined = graph.forest_edges(pairs, _node_of, verify)
+        self.joined.inc(joined)
+        self.verified.inc(len(edges))
+        yield from edges
 
 
 def _node_of(member):
     return member[0]
 
 
-class _AssignClusters(beam.DoFn):
-    def __init__(self):
-        self.unresolved = Metrics.counter(NEAR_STAGE, "cc_unresolved")
+class _ResolveStars(beam.DoFn):
+    """graph.star_fates as a DoFn: fates, and the count of unsettled nodes as ``unresolved``."""
 
     def process(self, element):
-        fates, unresolved = graph.assign_fates(element)
+        fates, unresolved = graph.star_fates(element)
         if unresolved:
-            self.unresolved.inc()
+            yield beam.pvalue.TaggedOutput("unresolved", unresolved)
         yield from fates
 
 
@@ -228,7 +233,8 @@ class _EmitFates(beam.DoFn):
             if duplicate is not None:
                 yield beam.pvalue.TaggedOutput("duplicates", {
                     "record": record, "duplicate_of": duplicate[1],
-                    "reason": NEAR_DUPLICATE, "similarity": float(duplicate[2]),
+                    "reason": NEAR_DUPLICATE,
+                    "similarity": float(next(iter(grouped["similarity"]))),
                 })
                 continue
             size = int(record.get("dedup_cluster_size") or 1) + grow
@@ -237,38 +243,36 @@ class _EmitFates(beam.DoFn):
                 yield beam.pvalue.TaggedOutput("index", index)
 
 
-def _connected_components(edges, rounds: int):
-    """Verified edges (a, b, similarity) -> fates (event_id, fate), see graph.py."""
-    messages = (
-        edges
-        | "BothDirections" >> beam.FlatMap(
-            lambda edge: [(edge[0], (edge[1], edge[2])), (edge[1], (edge[0], edge[2]))])
-        | "GroupEdges" >> beam.GroupByKey()
-        | "InitLabels" >> beam.FlatMap(graph.initial_messages)
-    )
+def connected_components(edges, rounds: int):
+    """Verified edges (a, b, similarity) -> (fates (event_id, fate), unresolved): see graph.py.
+    ``unresolved`` holds counts of nodes in components that did not settle (none when all did).
+    Each round is two shuffles of the near-duplicate graph's edges (records with a verified
+    edge only)."""
+    links = edges | "EdgeKeys" >> beam.Map(graph.edge_keys)
     for round_index in range(rounds):
-        messages = (
-            messages
-            | f"GroupLabels{round_index}" >> beam.GroupByKey()
-            | f"UpdateLabels{round_index}" >> beam.FlatMap(graph.update_label)
-            | f"GroupAsks{round_index}" >> beam.GroupByKey()
-            | f"AnswerAsks{round_index}" >> beam.FlatMap(graph.answer_asks)
+        links = (
+            links
+            | f"BothWays{round_index}" >> beam.FlatMap(graph.both_directions)
+            | f"GroupNeighbours{round_index}" >> beam.GroupByKey()
+            | f"LargeStar{round_index}" >> beam.FlatMap(graph.large_star)
+            | f"GroupSmaller{round_index}" >> beam.GroupByKey()
+            | f"SmallStar{round_index}" >> beam.FlatMap(graph.small_star)
         )
-    return (
-        messages
-        | "GroupFinalLabels" >> beam.GroupByKey()
-        | "FinalLabels" >> beam.FlatMap(graph.update_label)
-        | "DropLabelMessages" >> beam.Filter(lambda kv: kv[1][0] != "label")
-        | "GroupRoots" >> beam.GroupByKey()
-        | "ResolveRoots" >> beam.FlatMap(graph.resolve_roots)
-        | "GroupFates" >> beam.GroupByKey()
-        | "AssignClusters" >> beam.ParDo(_AssignClusters())
+    out = (
+        links
+        | "BothWaysFinal" >> beam.FlatMap(graph.both_directions)
+        | "GroupFinal" >> beam.GroupByKey()
+        | "StarMessages" >> beam.FlatMap(graph.star_messages)
+        | "GroupStars" >> beam.GroupByKey()
+        | "ResolveStars" >> beam.ParDo(_ResolveStars()).with_outputs("unresolved", main="fates")
     )
+    return out.fates, out.unresolved
 
 
 class DedupNearDuplicates(beam.PTransform):
-    """records -> {"kept", "duplicates", "rejects", "index"}: one record per near-duplicate
-    cluster.
+    """records -> {"kept", "duplicates", "rejects", "index", "unresolved"}: one record per
+    near-duplicate cluster. ``unresolved``: counts of the records whose component did not
+    settle in ``cc_rounds`` (kept, see graph.star_fates); empty when every one did.
 
     ``past_index``: earlier days' dedup_index rows (at least ``INDEX_COLUMNS``); a record near
     one of them is dropped as its duplicate (past records always win), verified exactly.
@@ -304,13 +308,16 @@ class DedupNearDuplicates(beam.PTransform):
             | "GroupBuckets" >> beam.GroupByKey()
             | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config))
         )
-        fates = _connected_components(edges, config.cc_rounds)
+        fates, unresolved = connected_components(edges, config.cc_rounds)
         out = (
             {
                 "record": records | "KeyById" >> beam.Map(
                     lambda r: (r["event_id"], strip_carried(r))),
                 "index": today.index,
                 "fate": fates,
+                "similarity": (edges
+                               | "Similarities" >> beam.FlatMap(graph.node_similarities)
+                               | "StrongestLink" >> beam.CombinePerKey(max)),
             }
             | "JoinFates" >> beam.CoGroupByKey()
             | "EmitFates" >> beam.ParDo(_EmitFates()).with_outputs(
@@ -318,4 +325,4 @@ class DedupNearDuplicates(beam.PTransform):
         )
         rejects = out.duplicates | "Rejects" >> beam.Map(lambda d: duplicate_reject(NEAR_STAGE, d))
         return {"kept": out.kept, "duplicates": out.duplicates, "rejects": rejects,
-                "index": out.index}
+                "index": out.index, "unresolved": unresolved}

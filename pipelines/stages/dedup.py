@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipelines.dedup import DedupConfig, DedupExact, DedupNearDuplicates
-from pipelines.stages.base import REJECTS, Stage
+from pipelines.stages.base import METRICS, REJECTS, BundleTally, Stage
 
 
 class DedupExactDuplicates(Stage):
@@ -27,10 +27,17 @@ class DedupExactDuplicates(Stage):
         }
 
 
+class _TallyUnresolved(BundleTally):
+    def tallies(self, count: int):
+        return ((("dedup_near", "cc_unresolved", ""), count),)
+
+
 class DedupNear(Stage):
     """Records -> cluster representatives, against today's and past days' index rows.
 
-    ``pairs`` are (dropped_id, kept_id); ``index`` the day's ``dedup_index`` rows.
+    ``pairs`` are (dropped_id, kept_id); ``index`` the day's ``dedup_index`` rows. Records
+    whose near-duplicate component did not settle in ``cc_rounds`` are counted in the stats as
+    ``cc_unresolved`` (and kept): a day that shows it needs more rounds.
     """
 
     stage = "dedup_near"
@@ -48,6 +55,7 @@ class DedupNear(Stage):
             "pairs": out["duplicates"] | "Pairs" >> beam.Map(
                 lambda d: (d["record"]["event_id"], d["duplicate_of"])),
             "index": out["index"],
+            METRICS: out["unresolved"] | "TallyUnresolved" >> beam.ParDo(_TallyUnresolved()),
         }
 
 
