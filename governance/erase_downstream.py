@@ -24,9 +24,10 @@ from curation.dataset_format import (
     mark_stale,
     rebuild_dirs,
 )
+from training import registry
 from warehouse import files as storage
 
-ERASED_TAG = "contains_erased_user_data"
+ERASED_TAG = registry.ERASED_TAG  # the model-version tag this job sets
 STALE_REASON = "contains_erased_user_data"
 
 

@@ -152,8 +152,8 @@ def _still_valid(report: dict, candidate, current_number: int | None) -> str | N
 
     These checks only veto; they never turn a refusal into a promotion.
     """
-    if (candidate.tags or {}).get("contains_erased_user_data", "false") == "true":
-        return "contains_erased_user_data"  # erasure tagged the version after it was evaluated
+    if (candidate.tags or {}).get(registry.ERASED_TAG, "false") == "true":
+        return registry.ERASED_TAG  # erasure tagged the version after it was evaluated
     evaluated_against = (report.get("champion") or {}).get("version")
     if current_number is not None and evaluated_against != current_number:
         return "stale_evaluation_champion_changed"

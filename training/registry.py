@@ -24,6 +24,9 @@ from training.data import DatasetRef
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
+# A model version's tag, "true" once an erasure removed rows of the data it was trained on
+# (governance sets it; the gate refuses such a version).
+ERASED_TAG = "contains_erased_user_data"
 
 
 class RegistryError(RuntimeError):

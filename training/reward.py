@@ -356,7 +356,7 @@ def version_tags(meta: dict) -> dict[str, str]:
         "dataset_id": meta["dataset_id"],
         "git_sha": meta["git_sha"],
         "kind": meta["kind"],
-        "contains_erased_user_data": str(meta["contains_erased_user_data"]).lower(),
+        registry.ERASED_TAG: str(meta["contains_erased_user_data"]).lower(),
     }
 
 
