@@ -36,9 +36,9 @@ class DedupConfig:
     # ...a larger one pairs each member with this many best-ranked members only: linear fan-out.
     bucket_anchors: int = 8
     # Rounds of large-star / small-star; each costs two shuffles of the near-duplicate graph's
-    # edges only (records with a verified edge). 8 settle chains of 1,024 near-duplicates and
-    # random trees of 100k; a component still unsettled is kept whole and counted
-    # (cc_unresolved), see docs/dedup.md.
+    # edges only (records with a verified edge). 8 settle random trees of 10,000 and most chains
+    # of 1,024 near-duplicates (bench/cc_convergence.py); a component still unsettled is split
+    # into correct kept clusters and its nodes counted (cc_unresolved), see docs/dedup.md.
     cc_rounds: int = 8
     # Records sketched per numpy call inside a bundle: amortizes the per-call overhead.
     sketch_batch: int = 256
