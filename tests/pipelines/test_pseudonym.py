@@ -53,7 +53,7 @@ def test_a_weak_line_of_a_key_file_is_refused(tmp_path, monkeypatch):
     secrets.token_hex(32),  # what create_key_file (and so make demo) writes
     secrets.token_urlsafe(16),
     "correct horse battery staple",
-])
+], ids=["suite", "hex16", "hex32", "urlsafe16", "passphrase"])  # stable names: xdist workers
 def test_reasonable_keys_are_accepted(monkeypatch, key):
     monkeypatch.delenv(pseudonym.KEY_FILE_ENV, raising=False)
     monkeypatch.setenv(pseudonym.KEY_ENV, key)
