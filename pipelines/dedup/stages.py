@@ -222,6 +222,12 @@ class _ResolveStars(beam.DoFn):
         yield from fates
 
 
+class RunnerLostData(RuntimeError):
+    """A join in the near stage lacks what the stage itself produced: the runner lost elements of
+    a shuffle. Seen with the local runner's ``multi_processing`` mode on large days
+    (bench/shuffle_loss.py, docs/scale.md); a job that hits it fails whole and commits nothing."""
+
+
 class _EmitFates(beam.DoFn):
     def process(self, element):
         event_id, grouped = element
@@ -229,12 +235,18 @@ class _EmitFates(beam.DoFn):
         duplicate = next((fate for fate in fates if fate[0] == "duplicate"), None)
         grow = sum(fate[1] for fate in fates if fate[0] == "grow")
         index = next(iter(grouped["index"]), None)
+        # Every fate is an end of a verified edge, and the similarities come from those edges.
+        similarity = max(grouped["similarity"], default=None)
+        if duplicate is not None and similarity is None:
+            raise RunnerLostData(
+                f"near-duplicate {event_id} (of {duplicate[1]}) has no verified edge in the "
+                "similarities: the runner lost shuffle data, and the day's dedup cannot be "
+                "trusted; rerun in one process or on a distributed runner (docs/scale.md)")
         for record in grouped["record"]:
             if duplicate is not None:
                 yield beam.pvalue.TaggedOutput("duplicates", {
                     "record": record, "duplicate_of": duplicate[1],
-                    "reason": NEAR_DUPLICATE,
-                    "similarity": float(next(iter(grouped["similarity"]))),
+                    "reason": NEAR_DUPLICATE, "similarity": float(similarity),
                 })
                 continue
             size = int(record.get("dedup_cluster_size") or 1) + grow

@@ -8,12 +8,13 @@ import json
 import random
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.dedup import DedupConfig
 from pipelines.dedup.graph import PAST, TODAY, bucket_pairs, forest_edges
-from pipelines.dedup.stages import connected_components
+from pipelines.dedup.stages import RunnerLostData, _EmitFates, connected_components
 
 
 def today(rank: int, size: int = 1) -> tuple:
@@ -108,3 +109,19 @@ def test_a_dense_bucket_gives_a_spanning_forest_the_same_whatever_its_order():
 
 def _same(member):
     return member
+
+
+def test_a_duplicate_whose_edge_the_runner_lost_fails_the_day_with_the_cause():
+    """A fate is only ever given to an end of a verified edge, so a duplicate without its
+    similarity means a shuffle lost elements (the local runner's multi_processing mode did, on
+    a 1M-event day): the job must stop with that cause, never drop or keep the record on a
+    guess, and a join that has its similarity emits the reject as before."""
+    record = {"event_id": "t00001", "prompt": "p", "response": "r"}
+    lost = ("t00001", {"record": [record], "index": [], "fate": [("duplicate", "t00000")],
+                       "similarity": []})
+    with pytest.raises(RunnerLostData, match="t00001 .*runner lost shuffle data"):
+        list(_EmitFates().process(lost))
+    whole = (lost[0], {**lost[1], "similarity": [0.83]})
+    [out] = list(_EmitFates().process(whole))
+    assert out.tag == "duplicates"
+    assert (out.value["duplicate_of"], out.value["similarity"]) == ("t00000", 0.83)
