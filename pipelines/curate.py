@@ -30,7 +30,7 @@ from datetime import timedelta
 
 import apache_beam as beam
 import pyarrow.parquet as pq
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from feedback.contract import ContractLimits
 from pipelines import allocator, landing, stages
@@ -276,6 +276,10 @@ def run(argv: list[str] | None = None, config: CurateConfig | None = None) -> di
     options = PipelineOptions(beam_args)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = LOCAL_RUNNER
+    if options.view_as(DirectOptions).direct_running_mode == "multi_processing":
+        print("curate: warning: the local runner's multi_processing mode has lost shuffle "
+              "elements on 200k-record days (docs/scale.md); for big days use one process or "
+              "a distributed runner", file=sys.stderr)
 
     started = time.monotonic()
     with partitions.DayLock(wh, day, run_id):
