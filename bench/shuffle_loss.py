@@ -79,13 +79,9 @@ def counted(name: str):
     return count
 
 
-def run(records: int, workers: int) -> dict:
-    config = DedupConfig()
-    args = ["--direct_num_workers", str(workers)]
-    if workers > 1:
-        args += ["--direct_running_mode", "multi_processing"]
-    start = time.perf_counter()
-    pipeline = beam.Pipeline(options=PipelineOptions(args))
+def near_graph(pipeline, records: int, config: DedupConfig):
+    """The generated day through DedupExact and the near stage's graph, as
+    ``DedupNearDuplicates.expand`` wires it -> (edges, fates, similarities, edge ends)."""
     ids = pipeline | beam.Create(list(range(SHARDS))) | beam.Reshuffle()
     kept = (ids | beam.FlatMap(shard_records, records // SHARDS) | DedupExact(config))["kept"]
     today = kept | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
@@ -101,6 +97,18 @@ def run(records: int, workers: int) -> dict:
                     | "StrongestLink" >> beam.CombinePerKey(max))
     ends = edges | "Ends" >> beam.FlatMap(
         lambda edge: [(edge[0][graph.EVENT_ID], 1), (edge[1][graph.EVENT_ID], 1)])
+    return edges, fates, similarities, ends
+
+
+def runner_args(workers: int) -> list[str]:
+    args = ["--direct_num_workers", str(workers)]
+    return args + (["--direct_running_mode", "multi_processing"] if workers > 1 else [])
+
+
+def run(records: int, workers: int) -> dict:
+    start = time.perf_counter()
+    pipeline = beam.Pipeline(options=PipelineOptions(runner_args(workers)))
+    edges, fates, similarities, ends = near_graph(pipeline, records, DedupConfig())
     ({"fate": fates, "similarity": similarities, "ends": ends}
      | "Check" >> beam.CoGroupByKey() | "Missing" >> beam.Map(check))
     edges | "CountEdges" >> beam.Map(counted("edges"))

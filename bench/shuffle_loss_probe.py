@@ -5,40 +5,19 @@ a fate without its edge ends; MULTINODE: two nodes for one id).
 
     PYTHONPATH=$PWD .venv/bin/python bench/shuffle_loss_probe.py RECORDS WORKERS | grep -v INFO
 """
-import random
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.short_day import _interaction
-from pipelines.dedup import graph
-from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.stages import (
-    DedupExact,
-    _hash_sets_per_bucket,
-    _shared_bucket_members,
-    _SketchRecords,
-    _VerifyBuckets,
-    connected_components,
-)
+from bench.shuffle_loss import near_graph, runner_args  # noqa: E402
+from pipelines.dedup.config import DedupConfig  # noqa: E402
 
-N, SHARDS, WORKERS = int(sys.argv[1]), 64, int(sys.argv[2])
-START = datetime(2026, 11, 2, tzinfo=UTC)
+N, WORKERS = int(sys.argv[1]), int(sys.argv[2])
 
-def shard(i):
-    rng = random.Random(i)
-    per = N // SHARDS
-    for k in range(per):
-        n = i * per + k
-        ev = _interaction(rng, n, "x", "u")
-        yield {"event_id": ev["event_id"], "ts": START + timedelta(microseconds=n * 80_000),
-               "n_feedback": rng.choice((0, 0, 1)), "prompt": ev["messages"][0]["content"],
-               "response": ev["response"], "user_pseudonym": "p"}
 
 def check(element):
     key, g = element
@@ -51,27 +30,9 @@ def check(element):
         yield f"MULTINODE {key} {set(g['ends_nodes'])}"
 
 def main():
-    config = DedupConfig()
-    args = ["--direct_num_workers", str(WORKERS)]
-    if WORKERS > 1:
-        args += ["--direct_running_mode", "multi_processing"]
     t = time.time()
-    with beam.Pipeline(options=PipelineOptions(args)) as p:
-        records = (p | beam.Create(list(range(SHARDS))) | beam.Reshuffle()
-                   | beam.FlatMap(shard))
-        kept = (records | DedupExact(config))["kept"]
-        today = kept | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
-            "sketch", "band", "index")
-        shared = (today.band | "GroupByBand" >> beam.GroupByKey()
-                  | "SharedBuckets" >> beam.FlatMap(_shared_bucket_members))
-        edges = ({"sketch": today.sketch, "bucket": shared} | "JoinBuckets" >> beam.CoGroupByKey()
-                 | "SetsPerBucket" >> beam.FlatMap(_hash_sets_per_bucket)
-                 | "GroupBuckets" >> beam.GroupByKey()
-                 | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config)))
-        fates, unresolved = connected_components(edges, config.cc_rounds)
-        sims = (edges | "Similarities" >> beam.FlatMap(graph.node_similarities)
-                | "StrongestLink" >> beam.CombinePerKey(max))
-        ends = edges | "Ends" >> beam.FlatMap(lambda e: [(e[0][3], 1), (e[1][3], 1)])
+    with beam.Pipeline(options=PipelineOptions(runner_args(WORKERS))) as p:
+        edges, fates, sims, ends = near_graph(p, N, DedupConfig())
         ends_nodes = edges | "EndNodes" >> beam.FlatMap(lambda e: [(e[0][3], e[0]), (e[1][3], e[1])])
         (({"fate": fates, "similarity": sims, "ends": ends, "ends_nodes": ends_nodes})
          | "Diag" >> beam.CoGroupByKey() | beam.FlatMap(check)
@@ -81,7 +42,6 @@ def main():
         (ends | "EndKeys" >> beam.CombinePerKey(sum) | "CEK" >> beam.combiners.Count.Globally() | beam.Map(lambda c: print("ENDKEYS", c, flush=True)))
         (fates | beam.combiners.Count.Globally() | beam.Map(lambda c: print("FATES", c, flush=True)))
         (edges | "CE" >> beam.combiners.Count.Globally() | beam.Map(lambda c: print("EDGES", c, flush=True)))
-        (unresolved | "CU" >> beam.CombineGlobally(sum) | beam.Map(lambda c: print("UNRESOLVED", c, flush=True)))
     print("DONE", time.time() - t, flush=True)
 
 if __name__ == "__main__":
