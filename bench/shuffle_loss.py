@@ -1,5 +1,5 @@
 """Does a runner deliver every element of the near-dedup stage's shuffles? The stage's own DoFns
-and components (``pipelines.dedup.stages``, wired as ``DedupNearDuplicates.expand`` wires them)
+and components (``pipelines.dedup.stages.near_graph``, which ``DedupNearDuplicates`` builds on)
 on generated short interactions, plus one check: a CoGroupByKey, per event id, of the fates
 the components gave, the similarities taken from the verified edges, and the edges' ends.
 
@@ -32,16 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.short_day import _interaction  # noqa: E402
-from pipelines.dedup import graph  # noqa: E402
+from pipelines.dedup import graph, stages  # noqa: E402
 from pipelines.dedup.config import DedupConfig  # noqa: E402
-from pipelines.dedup.stages import (  # noqa: E402
-    DedupExact,
-    _hash_sets_per_bucket,
-    _shared_bucket_members,
-    _SketchRecords,
-    _VerifyBuckets,
-    connected_components,
-)
+from pipelines.dedup.stages import DedupExact  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "shuffle_loss.json"
 NAMESPACE = "shuffle_check"
@@ -80,24 +73,15 @@ def counted(name: str):
 
 
 def near_graph(pipeline, records: int, config: DedupConfig):
-    """The generated day through DedupExact and the near stage's graph, as
-    ``DedupNearDuplicates.expand`` wires it -> (edges, fates, similarities, edge ends)."""
+    """The generated day through DedupExact and the near stage's own graph
+    (``stages.near_graph``, which ``DedupNearDuplicates.expand`` builds on) -> (edges, fates,
+    similarities, edge ends)."""
     ids = pipeline | beam.Create(list(range(SHARDS))) | beam.Reshuffle()
     kept = (ids | beam.FlatMap(shard_records, records // SHARDS) | DedupExact(config))["kept"]
-    today = kept | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
-        "sketch", "band", "index")
-    shared = (today.band | "GroupByBand" >> beam.GroupByKey()
-              | "SharedBuckets" >> beam.FlatMap(_shared_bucket_members))
-    edges = ({"sketch": today.sketch, "bucket": shared} | "JoinBuckets" >> beam.CoGroupByKey()
-             | "SetsPerBucket" >> beam.FlatMap(_hash_sets_per_bucket)
-             | "GroupBuckets" >> beam.GroupByKey()
-             | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config)))
-    fates, _ = connected_components(edges, config.cc_rounds)
-    similarities = (edges | "Similarities" >> beam.FlatMap(graph.node_similarities)
-                    | "StrongestLink" >> beam.CombinePerKey(max))
-    ends = edges | "Ends" >> beam.FlatMap(
+    near = stages.near_graph(kept, config)
+    ends = near.edges | "Ends" >> beam.FlatMap(
         lambda edge: [(edge[0][graph.EVENT_ID], 1), (edge[1][graph.EVENT_ID], 1)])
-    return edges, fates, similarities, ends
+    return near.edges, near.fates, near.similarities, ends
 
 
 def runner_args(workers: int) -> list[str]:

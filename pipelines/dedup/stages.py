@@ -8,6 +8,7 @@ Each stage's duplicates also leave as reject rows (output ``rejects``), built in
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -281,6 +282,52 @@ def connected_components(edges, rounds: int):
     return out.fates, out.unresolved
 
 
+class NearGraph(NamedTuple):
+    """What ``near_graph`` builds: today's index rows (keyed by event id), the verified edges
+    (a, b, similarity), each node's fate, the unresolved counts, and each node's strongest
+    similarity (event id, similarity)."""
+
+    index: beam.PCollection
+    edges: beam.PCollection
+    fates: beam.PCollection
+    unresolved: beam.PCollection
+    similarities: beam.PCollection
+
+
+def near_graph(records, config: DedupConfig, past_index=None) -> NearGraph:
+    """The near stage's graph: sketches and bands of today's records (and of ``past_index``),
+    the shared buckets, the verified edges, the components and the similarities. Applied in
+    the caller's scope: ``DedupNearDuplicates.expand`` joins it with the records, and
+    bench/shuffle_loss.py checks on it that a runner delivers every element of its shuffles."""
+    today = records | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
+        "sketch", "band", "index")
+    sketches, bands = [today.sketch], [today.band]
+    if past_index is not None:
+        past = past_index | "SketchPast" >> beam.ParDo(
+            _PastSketches(config)).with_outputs("sketch", "band")
+        sketches.append(past.sketch)
+        bands.append(past.band)
+    sets_by_node = tuple(sketches) | "AllSketches" >> beam.Flatten()
+    shared = (
+        tuple(bands)
+        | "AllBands" >> beam.Flatten()
+        | "GroupByBand" >> beam.GroupByKey()
+        | "SharedBuckets" >> beam.FlatMap(_shared_bucket_members)
+    )
+    edges = (
+        {"sketch": sets_by_node, "bucket": shared}
+        | "JoinBuckets" >> beam.CoGroupByKey()
+        | "SetsPerBucket" >> beam.FlatMap(_hash_sets_per_bucket)
+        | "GroupBuckets" >> beam.GroupByKey()
+        | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config))
+    )
+    fates, unresolved = connected_components(edges, config.cc_rounds)
+    similarities = (edges
+                    | "Similarities" >> beam.FlatMap(graph.node_similarities)
+                    | "StrongestLink" >> beam.CombinePerKey(max))
+    return NearGraph(today.index, edges, fates, unresolved, similarities)
+
+
 class DedupNearDuplicates(beam.PTransform):
     """records -> {"kept", "duplicates", "rejects", "index", "unresolved"}: one record per
     near-duplicate cluster. ``unresolved``: counts of the records whose component did not
@@ -297,39 +344,14 @@ class DedupNearDuplicates(beam.PTransform):
         self.past_index = past_index
 
     def expand(self, records):
-        config = self.config
-        today = records | "Sketch" >> beam.ParDo(_SketchRecords(config)).with_outputs(
-            "sketch", "band", "index")
-        sketches, bands = [today.sketch], [today.band]
-        if self.past_index is not None:
-            past = self.past_index | "SketchPast" >> beam.ParDo(
-                _PastSketches(config)).with_outputs("sketch", "band")
-            sketches.append(past.sketch)
-            bands.append(past.band)
-        sets_by_node = tuple(sketches) | "AllSketches" >> beam.Flatten()
-        shared = (
-            tuple(bands)
-            | "AllBands" >> beam.Flatten()
-            | "GroupByBand" >> beam.GroupByKey()
-            | "SharedBuckets" >> beam.FlatMap(_shared_bucket_members)
-        )
-        edges = (
-            {"sketch": sets_by_node, "bucket": shared}
-            | "JoinBuckets" >> beam.CoGroupByKey()
-            | "SetsPerBucket" >> beam.FlatMap(_hash_sets_per_bucket)
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "VerifyBuckets" >> beam.ParDo(_VerifyBuckets(config))
-        )
-        fates, unresolved = connected_components(edges, config.cc_rounds)
+        near = near_graph(records, self.config, self.past_index)
         out = (
             {
                 "record": records | "KeyById" >> beam.Map(
                     lambda r: (r["event_id"], strip_carried(r))),
-                "index": today.index,
-                "fate": fates,
-                "similarity": (edges
-                               | "Similarities" >> beam.FlatMap(graph.node_similarities)
-                               | "StrongestLink" >> beam.CombinePerKey(max)),
+                "index": near.index,
+                "fate": near.fates,
+                "similarity": near.similarities,
             }
             | "JoinFates" >> beam.CoGroupByKey()
             | "EmitFates" >> beam.ParDo(_EmitFates()).with_outputs(
@@ -337,4 +359,4 @@ class DedupNearDuplicates(beam.PTransform):
         )
         rejects = out.duplicates | "Rejects" >> beam.Map(lambda d: duplicate_reject(NEAR_STAGE, d))
         return {"kept": out.kept, "duplicates": out.duplicates, "rejects": rejects,
-                "index": out.index, "unresolved": unresolved}
+                "index": out.index, "unresolved": near.unresolved}
