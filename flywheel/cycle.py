@@ -42,8 +42,9 @@ class CycleConfig:
     landing_retention_days: int | None = None
     # Learning from users (docs/training.md, "Learning from what users said"): once a champion
     # serves, the candidate continues from it on the feedback that arrived since it was
-    # trained, with these levers in order ("sft": well-rated and user-edited answers; "dpo": the
-    # preference pairs). False: every candidate is trained from scratch on the whole window.
+    # trained, with these levers in order ("sft": well-rated and user-edited answers; "bon": the
+    # reward model's best of n own samples per prompt; "dpo": the preference pairs). False:
+    # every candidate is trained from scratch on the whole window.
     continue_from_champion: bool = False
     levers: tuple[str, ...] = ("sft", "dpo")
     continue_epochs: float = 3.0  # a few passes over a day's feedback: tens to hundreds of rows
@@ -51,6 +52,7 @@ class CycleConfig:
     dpo_epochs: float = 2.0
     dpo_learning_rate: float = 1e-4  # 5e-4 made the demo's model babble (docs/training.md)
     dpo_beta: float = 0.1
+    bon_n: int = 4  # samples per prompt for the "bon" lever (training.best_of_n)
     # Two-stage gate: a candidate that passes the offline checks against a champion serves the
     # canary for a day (registry alias "challenger"), and the online check on that traffic
     # decides its promotion. False: the offline checks alone promote (no canary traffic).
@@ -337,8 +339,10 @@ def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path
                                  register=True, tracking_uri=config.tracking_uri,
                                  event_ids=event_ids, levers=(*used, "dpo"),
                                  base_version=int(champion.version), tags=tags)
+            elif lever == "bon":
+                info = _best_of_n(config, dataset_id, base, champion, event_ids, last, used, tags)
             else:
-                raise ValueError(f"unknown lever {lever!r} (expected sft or dpo)")
+                raise ValueError(f"unknown lever {lever!r} (expected sft, bon or dpo)")
         except DatasetError as error:  # no fresh rows or pairs for this lever today
             log.warning("lever %s skipped: %s", lever, error)
             continue
@@ -351,6 +355,31 @@ def _continue_from_champion(config: CycleConfig, dataset_id: str, champion, path
     return {"version": int(info["version"]), "reused": False, "stage": "offline", "levers": used,
             "base_version": int(champion.version), "fresh_interactions": len(event_ids),
             "metrics": metrics}
+
+
+def _best_of_n(config: CycleConfig, dataset_id: str, base: str, champion, event_ids: set[str],
+               register: bool, used: list[str], tags: dict | None) -> dict:
+    """The ``bon`` lever: SFT from ``base`` on its best-of-n samples for the users' prompts, as
+    scored by the reward model trained on this dataset (training.best_of_n)."""
+    from training import registry
+    from training.best_of_n import BestOfNConfig, train_best_of_n
+    from training.config import REWARD_MODEL_NAME, SFTTrainConfig
+    from training.data import DatasetError
+    from training.reward import default_out
+
+    reward = _existing_version(config, REWARD_MODEL_NAME, dataset_id, "reward")
+    if reward is None:
+        raise DatasetError(f"no reward model trained on dataset {dataset_id}")
+    bon_config = BestOfNConfig(n=config.bon_n, seed=int(champion.version))
+    sft_config = SFTTrainConfig(base=base, epochs=config.continue_epochs,
+                                learning_rate=config.continue_learning_rate,
+                                max_length=config.sft_max_length)
+    return train_best_of_n(config.warehouse, dataset_id, base, registry.local_model_dir(reward),
+                           config=bon_config, sft_config=sft_config, register=register,
+                           tracking_uri=config.tracking_uri, event_ids=event_ids,
+                           levers=(*used, "bon"), base_version=int(champion.version), tags=tags,
+                           out=default_out(config.warehouse, f"bon-from-v{champion.version}-"
+                                           f"{'+'.join(used) or 'champion'}", dataset_id, bon_config))
 
 
 def _metrics_of(config: CycleConfig, version) -> dict:

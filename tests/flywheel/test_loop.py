@@ -118,6 +118,39 @@ def test_a_vetoed_promotion_reports_the_veto_not_the_gates_yes():
 
 
 @pytest.mark.slow
+def test_the_best_of_n_lever_continues_the_champion_on_its_own_samples_the_reward_model_picked(two_days):
+    """Levers ``sft,bon`` on day 2's feedback from day 1's champion: the best-of-n step samples
+    the SFT step's checkpoint on the users' prompts, scores with the reward model trained on
+    day 2's dataset, and registers a version tagged with both levers and its base."""
+    from dataclasses import replace
+
+    from flywheel import cycle
+    from flywheel.loop import cycle_config
+    from training import registry
+    from training.config import REWARD_MODEL_NAME, SFT_MODEL_NAME
+
+    config, result, _ = two_days
+    cconfig = replace(cycle_config(config, None), levers=("sft", "bon"))
+    day2 = result["days"][1]
+    client = registry.connect(cconfig.warehouse)
+    champion = registry.get_version(client, SFT_MODEL_NAME, day2["champion"])
+    dataset_id = registry.get_version(client, SFT_MODEL_NAME, day2["gate"]["candidate"]).tags["dataset_id"]
+    path, as_of = cycle._champion_checkpoint(cconfig, champion)  # noqa: SLF001
+    fresh = cycle.fresh_event_ids(cconfig, as_of, day2["day"])
+
+    trained = cycle._continue_from_champion(cconfig, dataset_id, champion, path, fresh)  # noqa: SLF001
+    assert trained["levers"] == ["sft", "bon"] and trained["version"] is not None, trained
+    assert 0 < trained["metrics"]["bon_rows"] <= trained["metrics"]["bon_prompts"]
+    version = registry.get_version(client, SFT_MODEL_NAME, trained["version"])
+    assert version.tags["levers"] == "sft+bon" and version.tags["base_version"] == str(champion.version)
+    assert version.tags["dataset_id"] == dataset_id
+    meta = json.loads((registry.local_model_dir(version) / "meta.json").read_text())
+    reward = cycle._existing_version(cconfig, REWARD_MODEL_NAME, dataset_id, "reward")  # noqa: SLF001
+    assert meta["reward"] == str(registry.local_model_dir(reward))  # that day's users' reward model
+    assert "sft-from-v" in meta["base"]  # sampled from the sft lever's checkpoint, not the champion
+
+
+@pytest.mark.slow
 def test_a_canary_erased_from_is_retrained_without_those_users_and_promoted_on_its_evidence(two_days):
     """A user whose feedback trained day 2's candidate asks for erasure on its canary day:
     erasure tags the candidate, and the cycle retrains its recipe without that user (a rebuilt
