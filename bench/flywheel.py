@@ -102,7 +102,10 @@ def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
     run (``work``), scored by the taste on day 3's users' opening questions: the paired mean
     difference against the champion with its 95% t interval; and each model's degenerate greedy
     answers to the fresh eval prompts the gate reads. No gateway, no gate: the levers' own
-    effect on the same data. ``sft-no-replay`` is SFT without the earlier rows it rehearses."""
+    effect on the same data. ``sft-no-replay`` is SFT without the earlier rows it rehearses;
+    ``bon*`` rows are best-of-n SFT with the loop's reward model and two MiniLM ones, each also
+    followed by DPO, and ``reward_agreement`` says how well each reward model ranks the
+    champion's own samples by the taste."""
     from dataclasses import replace
 
     from feedback.users import load_taste
@@ -110,8 +113,11 @@ def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
     from flywheel import cycle
     from flywheel.loop import LoopConfig, cycle_config
     from training import registry
+    from training.best_of_n import BestOfNConfig, train_best_of_n
+    from training.config import REWARD_MODEL_NAME, RewardTrainConfig
     from training.data import resolve_dataset
     from training.dpo import DPOTrainConfig, train_dpo
+    from training.reward import train_reward
     from training.sft import SFTTrainConfig, read_sft_rows, train_sft
 
     config = LoopConfig(out=str(work), taste=taste_spec, users=users, seed=seed)
@@ -141,12 +147,67 @@ def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
     models = {"champion": base, "sft": sft("sft", sft_config),
               "sft-no-replay": sft("sft-no-replay", replace(sft_config, replay=0.0))}
     models.update({"dpo": dpo("dpo", base), "sft+dpo": dpo("sft+dpo", models["sft"])})
+    # Day 2's dataset rebuilt now lacks the users erased since, so it has its own reward
+    # models: the loop's (its small encoder from config) and the pretrained MiniLM encoder's.
+    reward = registry.get_version(client, REWARD_MODEL_NAME,
+                                  cycle.train_reward_model(cconfig, dataset_id)["version"])
+    # "-long": 160 answer tokens instead of 64, room for the closings users' edits append.
+    rewards = {"bon": registry.local_model_dir(reward)}
+    for name, reward_config in (
+            ("bon-minilm", RewardTrainConfig(base="minilm")),
+            ("bon-minilm-long", RewardTrainConfig(base="minilm", max_length=256, max_response_tokens=160))):
+        rewards[name] = train_reward(cconfig.warehouse, dataset_id, register=False, config=reward_config,
+                                     out=ablation / f"reward-{name}")["model_dir"]
+    bon_config = BestOfNConfig(n=cconfig.bon_n, seed=1)
+    for name, reward_dir in rewards.items():
+        models[name] = train_best_of_n(cconfig.warehouse, dataset_id, base, reward_dir,
+                                       config=bon_config, sft_config=sft_config, register=False,
+                                       event_ids=fresh, out=ablation / name)["model_dir"]
+        models[f"{name}+dpo"] = dpo(f"{name}+dpo", models[name])
     scores = {name: [float(taste(q, a)) for q, a in zip(questions, sample_answers(
         path, questions, seed, uc.max_tokens, uc.temperature), strict=True)] for name, path in models.items()}
     rows = [{"levers": name, "degenerate_greedy": greedy_degenerate(path, eval_prompts),
              "eval_prompts": len(eval_prompts), **paired(scores[name], scores["champion"])}
             for name, path in models.items()]
-    return {"taste": taste_spec, "dataset_id": dataset_id, "fresh_interactions": len(fresh), "rows": rows}
+    agreement = {name: {"reward_model": str(path), "eval_pairwise_accuracy": json.loads(
+        (Path(path) / "meta.json").read_text())["metrics"].get("eval_pairwise_accuracy"),
+        **reward_agreement(base, path, questions, taste, bon_config)} for name, path in rewards.items()}
+    return {"taste": taste_spec, "dataset_id": dataset_id, "fresh_interactions": len(fresh),
+            "rows": rows, "reward_agreement": agreement}
+
+
+def reward_agreement(policy, reward_dir, questions, taste, config) -> dict:
+    """Does the users' reward model prefer what their taste prefers? On ``config.n`` samples of
+    ``policy`` per question: the taste of the reward model's pick against the samples' mean
+    taste (what the best-of-n lever can gain on these questions), the same for the taste's own
+    pick (``oracle``: the gain a perfect reward model would give), and the Pearson correlation of
+    reward and taste within each question, averaged over questions with both varying."""
+    import math
+
+    from training.best_of_n import sample_answers
+    from training.data import render_conversation
+    from training.evaluate import load_causal_lm
+    from training.reward import RewardScorer
+
+    model, tokenizer = load_causal_lm(policy)
+    scorer = RewardScorer.load(reward_dir)
+    picked, oracle, means, correlations = [], [], [], []
+    for i, question in enumerate(questions):
+        answers = sample_answers(model, tokenizer, question, config, config.seed + i)
+        rewards = scorer.score([render_conversation(question)] * len(answers), answers)
+        tastes = [float(taste(question, a)) for a in answers]
+        picked.append(tastes[max(range(len(answers)), key=rewards.__getitem__)])
+        oracle.append(max(tastes))
+        means.append(sum(tastes) / len(tastes))
+        mr, mt = sum(rewards) / len(rewards), means[-1]
+        cov = sum((r - mr) * (t - mt) for r, t in zip(rewards, tastes, strict=True))
+        var = math.sqrt(sum((r - mr) ** 2 for r in rewards) * sum((t - mt) ** 2 for t in tastes))
+        if var > 0:
+            correlations.append(cov / var)
+    return {"n": config.n, **paired(picked, means), "oracle": paired(oracle, means),
+            "mean_within_question_correlation": (sum(correlations) / len(correlations)
+                                                 if correlations else None),
+            "questions_with_varying_taste": len(correlations)}
 
 
 def paired(values: list[float], baseline: list[float]) -> dict:
@@ -168,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--vendor-users", type=int, default=300)
-    parser.add_argument("--levers", default="sft,dpo", help="comma list of sft, dpo")
+    parser.add_argument("--levers", default="sft,dpo", help="comma list of sft, bon, dpo (in order)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--side-by-side", type=float, default=None, metavar="RATE",
                         help="share of first turns asked side by side while a challenger serves "
@@ -188,16 +249,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"levers on {result['fresh_interactions']} fresh interactions, taste {args.taste}:")
         for row in result["rows"]:
             low, high = row["difference_ci"]
-            print(f"  {row['levers']:<13} mean taste {row['mean_score']:.3f}  vs champion "
+            print(f"  {row['levers']:<19} mean taste {row['mean_score']:.3f}  vs champion "
                   f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]  ({row['questions']} questions)"
                   f"  degenerate greedy {row['degenerate_greedy']}/{row['eval_prompts']}")
         path = REPO / "bench" / "out" / f"flywheel-ablation-{work.name}.json"
         path.write_text(json.dumps(result, indent=2))
+        for name, agreement in result["reward_agreement"].items():
+            low, high = agreement["difference_ci"]
+            print(f"  {name}'s reward model (held-out pair accuracy "
+                  f"{agreement['eval_pairwise_accuracy']:.2f}): its pick of {agreement['n']} champion "
+                  f"samples scores {agreement['difference']:+.3f} [{low:+.3f}, {high:+.3f}] over the "
+                  f"samples' mean (the taste's own pick: {agreement['oracle']['difference']:+.3f}); "
+                  f"within-question correlation of reward and taste "
+                  f"{agreement['mean_within_question_correlation'] or 0:.2f} on "
+                  f"{agreement['questions_with_varying_taste']} questions")
         print(f"wrote {path}")
         return 0
     levers = tuple(x for x in args.levers.split(",") if x)
-    if not levers or set(levers) - {"sft", "dpo"}:
-        parser.error(f"--levers {args.levers!r}: a comma list of sft and dpo")
+    if not levers or set(levers) - {"sft", "bon", "dpo"}:
+        parser.error(f"--levers {args.levers!r}: a comma list of sft, bon and dpo")
     if args.days < 3:
         parser.error("--days must be >= 3: day 1 is vendor logs, a candidate needs a day of users "
                      "and a day on the canary")
