@@ -18,15 +18,14 @@ from the few answers users rated or rewrote. The rows then train like the ``sft`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from training import registry
-from training.config import DEFAULT_SFT, SFT_MODEL_NAME, SFTTrainConfig
+from training.config import DEFAULT_SFT, SFTTrainConfig
 from training.data import DatasetError, render_conversation
-from training.reward import resolve_run, version_tags, write_meta
+from training.reward import cli_result, register_policy, resolve_base, resolve_run, write_meta
 
 
 @dataclass(frozen=True)
@@ -133,10 +132,7 @@ def train_best_of_n(
     from training.sft import fit_sft, read_sft_rows, replay_rows
 
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "bon", config)
-    if str(base) == "champion":
-        if warehouse is None:
-            raise DatasetError("--base champion needs --warehouse (the registry lives there)")
-        base, base_version = registry.resolve_model(warehouse, "champion", SFT_MODEL_NAME, tracking_uri)
+    base, base_version = resolve_base(warehouse, base, base_version, tracking_uri)
     prompts = user_prompts(dataset, "train", event_ids)
     if not prompts:
         raise DatasetError(f"dataset {dataset.dataset_id} has no train prompts for best-of-n")
@@ -153,14 +149,11 @@ def train_best_of_n(
                       sft_config=asdict(sft_config), levers=list(levers))
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = {**(tags or {}), **version_tags(meta), "levers": "+".join(levers)}
-        if base_version is not None:
-            tags["base_version"] = str(base_version)
-        info.update(registry.log_and_register(
-            warehouse, model_name=SFT_MODEL_NAME, model_dir=out, kind="sft",
+        info.update(register_policy(
+            warehouse, out, meta, levers=levers, base_version=base_version, tags=tags,
             params={**registry.flatten_params(sft_config),
                     **{f"bon_{k}": str(v) for k, v in asdict(config).items()}},
-            metrics=metrics, dataset=dataset, tags=tags, uri=tracking_uri))
+            metrics=metrics, dataset=dataset, tracking_uri=tracking_uri))
     return info
 
 
@@ -177,17 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out")
     parser.add_argument("--no-register", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        info = train_best_of_n(args.warehouse, args.dataset, args.base, args.reward,
-                               config=replace(DEFAULT_BEST_OF_N, n=args.n),
-                               sft_config=replace(DEFAULT_SFT, epochs=args.epochs,
-                                                  learning_rate=args.learning_rate),
-                               out=args.out, register=not args.no_register)
-    except (DatasetError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(info, indent=2, default=str))
-    return 0
+    return cli_result(train_best_of_n, args.warehouse, args.dataset, args.base, args.reward,
+                      config=replace(DEFAULT_BEST_OF_N, n=args.n),
+                      sft_config=replace(DEFAULT_SFT, epochs=args.epochs, learning_rate=args.learning_rate),
+                      out=args.out, register=not args.no_register)
 
 
 if __name__ == "__main__":

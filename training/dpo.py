@@ -14,17 +14,14 @@ candidate.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from training import registry
-from training.config import SFT_MODEL_NAME
 from training.data import DatasetError, read_preferences
 from training.device import cuda_available
-from training.reward import resolve_run, version_tags, write_meta
+from training.reward import cli_result, register_policy, resolve_base, resolve_run, write_meta
 
 ROLE_LINE = re.compile(r"<\|(system|user|assistant)\|>\n")
 
@@ -136,23 +133,17 @@ def train_dpo(
     """DPO from ``base`` on the dataset's train pairs (those of ``event_ids``); register it
     (with ``tags`` added to the version's own)."""
     dataset, out = resolve_run(warehouse, dataset_id, dataset_path, out, "dpo", replace(config))
-    if str(base) == "champion":
-        if warehouse is None:
-            raise DatasetError("--base champion needs --warehouse (the registry lives there)")
-        base, base_version = registry.resolve_model(warehouse, "champion", SFT_MODEL_NAME, tracking_uri)
+    base, base_version = resolve_base(warehouse, base, base_version, tracking_uri)
     pairs = read_pairs(dataset, "train", event_ids)
     metrics = fit_dpo(pairs, base, config, out)
     meta = write_meta(out, kind="sft", config=config, dataset=dataset, metrics=metrics,
                       base=str(base), base_version=base_version, levers=list(levers))
     info = {"model_dir": str(out), "metrics": metrics, "dataset_id": dataset.dataset_id}
     if register and warehouse is not None:
-        tags = {**(tags or {}), **version_tags(meta), "levers": "+".join(levers)}
-        if base_version is not None:
-            tags["base_version"] = str(base_version)
-        info.update(registry.log_and_register(
-            warehouse, model_name=SFT_MODEL_NAME, model_dir=out, kind="sft",
+        info.update(register_policy(
+            warehouse, out, meta, levers=levers, base_version=base_version, tags=tags,
             params={k: str(v) for k, v in asdict(config).items()}, metrics=metrics, dataset=dataset,
-            tags=tags, uri=tracking_uri))
+            tracking_uri=tracking_uri))
     return info
 
 
@@ -170,15 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-register", action="store_true")
     args = parser.parse_args(argv)
     config = replace(DEFAULT_DPO, epochs=args.epochs, learning_rate=args.learning_rate, beta=args.beta)
-    try:
-        info = train_dpo(args.warehouse, args.dataset, args.base, dataset_path=args.dataset_path,
-                         config=config, out=args.out, register=not args.no_register,
-                         tracking_uri=args.tracking_uri)
-    except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(info, indent=2, default=str))
-    return 0
+    return cli_result(train_dpo, args.warehouse, args.dataset, args.base, dataset_path=args.dataset_path,
+                      config=config, out=args.out, register=not args.no_register,
+                      tracking_uri=args.tracking_uri)
 
 
 if __name__ == "__main__":

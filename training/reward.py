@@ -360,6 +360,44 @@ def version_tags(meta: dict) -> dict[str, str]:
     }
 
 
+def resolve_base(warehouse, base, base_version: int | None, tracking_uri: str | None):
+    """(checkpoint, its registry version): ``base`` itself, or for ``"champion"`` the served
+    ``flywheel-sft`` version's local checkpoint (the policy trainers' ``--base champion``)."""
+    from training.config import SFT_MODEL_NAME
+
+    if str(base) != "champion":
+        return base, base_version
+    if warehouse is None:
+        raise DatasetError("--base champion needs --warehouse (the registry lives there)")
+    return registry.resolve_model(warehouse, "champion", SFT_MODEL_NAME, tracking_uri)
+
+
+def register_policy(warehouse, out, meta: dict, *, levers: tuple[str, ...], base_version: int | None,
+                    tags: dict[str, str] | None, params: dict, metrics: dict, dataset: DatasetRef,
+                    tracking_uri: str | None) -> dict:
+    """Log and register a continued policy (DPO, best-of-n) as a ``flywheel-sft`` version tagged
+    with its levers and the champion version it continued from."""
+    from training.config import SFT_MODEL_NAME
+
+    tags = {**(tags or {}), **version_tags(meta), "levers": "+".join(levers)}
+    if base_version is not None:
+        tags["base_version"] = str(base_version)
+    return registry.log_and_register(warehouse, model_name=SFT_MODEL_NAME, model_dir=out, kind="sft",
+                                     params=params, metrics=metrics, dataset=dataset, tags=tags,
+                                     uri=tracking_uri)
+
+
+def cli_result(train, *args, **kwargs) -> int:
+    """A trainer's CLI tail: run it, print its info as JSON (exit 0), or the error (exit 2)."""
+    try:
+        info = train(*args, **kwargs)
+    except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.reward", description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse")
@@ -383,16 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         max_length=args.max_length, max_train_pairs=args.max_train_pairs, pooling=args.pooling,
         margin_scale=args.margin_scale, freeze_layers=args.freeze_layers,
     )
-    try:
-        info = train_reward(
-            args.warehouse, args.dataset, dataset_path=args.dataset_path, config=config, out=args.out,
-            register=not args.no_register, tracking_uri=args.tracking_uri,
-        )
-    except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(info, indent=2, default=str))
-    return 0
+    return cli_result(train_reward, args.warehouse, args.dataset, dataset_path=args.dataset_path,
+                      config=config, out=args.out, register=not args.no_register,
+                      tracking_uri=args.tracking_uri)
 
 
 if __name__ == "__main__":

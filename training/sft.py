@@ -13,7 +13,6 @@ same command runs multi-GPU under ``accelerate launch -m training.sft ...``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from training.config import DEFAULT_SFT, SFT_MODEL_NAME, SFTTrainConfig, TinyLMC
 from training.data import DatasetError, read_sft
 from training.device import cuda_available
 from training.evaluate import heldout_loss
-from training.reward import resolve_run, version_tags, write_meta
+from training.reward import cli_result, resolve_run, version_tags, write_meta
 
 MAX_PROMPT_CHARS_PER_TOKEN = 4  # rough chars/token, to drop old turns before TRL cuts the answer
 
@@ -262,16 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         SFTTrainConfig(), base=args.base, epochs=args.epochs, max_steps=args.max_steps,
         learning_rate=args.learning_rate, batch_size=args.batch_size, max_length=args.max_length, lora=args.lora,
     )
-    try:
-        info = train_sft(
-            args.warehouse, args.dataset, dataset_path=args.dataset_path, config=config, out=args.out,
-            register=not args.no_register, tracking_uri=args.tracking_uri,
-        )
-    except (DatasetError, FileNotFoundError, registry.RegistryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(info, indent=2, default=str))
-    return 0
+    return cli_result(train_sft, args.warehouse, args.dataset, dataset_path=args.dataset_path,
+                      config=config, out=args.out, register=not args.no_register,
+                      tracking_uri=args.tracking_uri)
 
 
 if __name__ == "__main__":
