@@ -65,9 +65,9 @@ def sample_answers(model, tokenizer, prompt: list[dict], config: BestOfNConfig, 
     """``config.n`` sampled answers of the policy to one prompt, seeded."""
     import torch
 
-    from training.evaluate import _ids
+    from training.evaluate import token_ids
 
-    ids = _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True))
+    ids = token_ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True))
     device = next(model.parameters()).device
     torch.manual_seed(seed)
     with torch.no_grad():

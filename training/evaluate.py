@@ -150,7 +150,8 @@ def load_causal_lm(path: str | Path):
     return model.to(device_name()).eval(), tokenizer
 
 
-def _ids(encoded) -> list[int]:
+def token_ids(encoded) -> list[int]:
+    """The token ids of ``apply_chat_template(..., tokenize=True)``, whichever type it returned."""
     # transformers 5 returns a BatchEncoding from apply_chat_template(tokenize=True)
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
@@ -163,8 +164,8 @@ def heldout_loss(model, tokenizer, conversations: list[list[dict]], max_length: 
     total_nll, total_tokens, total_bytes = 0.0, 0, 0
     model.eval()
     for messages in conversations:
-        prompt = _ids(tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True))
-        full = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
+        prompt = token_ids(tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True))
+        full = token_ids(tokenizer.apply_chat_template(messages, tokenize=True))
         answer_len = len(full) - len(prompt)
         if answer_len <= 0:
             continue
@@ -195,7 +196,7 @@ def generate_answers(model, tokenizer, prompts: list[list[dict]], config: EvalCo
     answers: list[str] = []
     for start in range(0, len(prompts), config.batch_size):
         batch = [
-            _ids(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True))[
+            token_ids(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True))[
                 -(config.max_length - config.max_new_tokens) :
             ]
             for p in prompts[start : start + config.batch_size]
