@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.training.conftest import TOPICS
+from tests.training.conftest import TOPICS, toy_pairs
 from training.best_of_n import (
     BestOfNConfig,
     best_of_n_rows,
@@ -34,8 +34,16 @@ def _polite_share(policy, prompts) -> float:
     return sum("helpful" in a and "go away" not in a for a in answers) / len(answers)
 
 
-def test_best_of_n_makes_the_policy_answer_as_the_reward_model_prefers(tmp_path, tiny_models):
+def test_best_of_n_makes_the_policy_answer_as_the_reward_model_prefers(tmp_path):
+    from training.config import RewardTrainConfig
+    from training.reward import train_reward
     from training.sft import train_sft
+
+    # a tiny reward model that learnt polite over rude (toy pairs, no real data needed)
+    pairs = write_dataset(tmp_path, "pairs", preferences={"train": toy_pairs(64, 1), "eval": toy_pairs(32, 2)})
+    reward = train_reward(dataset_path=pairs, out=tmp_path / "reward", register=False,
+                          config=RewardTrainConfig(base="tiny", epochs=3, learning_rate=1e-3,
+                                                   batch_size=8))["model_dir"]
 
     # every prompt once with each answer: the policy learns a coin per prompt
     rows = [{"messages": [*_prompt(i), {"role": "assistant", "content": answer.format(topic=TOPICS[i % 10])}],
@@ -47,13 +55,13 @@ def test_best_of_n_makes_the_policy_answer_as_the_reward_model_prefers(tmp_path,
     prompts = [_prompt(i) for i in range(40)]
     assert user_prompts(resolve_dataset(dataset_path=dataset), "train") == prompts  # distinct, in order
 
-    picked, stats = best_of_n_rows(policy, tiny_models.reward, prompts, CONFIG)
-    again, _ = best_of_n_rows(policy, tiny_models.reward, prompts, CONFIG)
+    picked, stats = best_of_n_rows(policy, reward, prompts, CONFIG)
+    again, _ = best_of_n_rows(policy, reward, prompts, CONFIG)
     assert picked == again  # seeded: a rerun of the day builds the same rows
     assert stats["bon_mean_best_reward"] > stats["bon_mean_sample_reward"]
 
     before = _polite_share(policy, prompts)
-    info = train_best_of_n(None, None, policy, tiny_models.reward, dataset_path=dataset, config=CONFIG,
+    info = train_best_of_n(None, None, policy, reward, dataset_path=dataset, config=CONFIG,
                            sft_config=replace(sft, learning_rate=1e-3, max_steps=-1, epochs=3.0),
                            out=tmp_path / "bon", register=False)
     after = _polite_share(info["model_dir"], prompts)
