@@ -182,7 +182,7 @@ def reward_agreement(policy, reward_dir, questions, taste, config) -> dict:
     taste (what the best-of-n lever can gain on these questions), the same for the taste's own
     pick (``oracle``: the gain a perfect reward model would give), and the Pearson correlation of
     reward and taste within each question, averaged over questions with both varying."""
-    import math
+    import statistics
 
     from training.best_of_n import sample_answers
     from training.data import render_conversation
@@ -199,11 +199,8 @@ def reward_agreement(policy, reward_dir, questions, taste, config) -> dict:
         picked.append(tastes[max(range(len(answers)), key=rewards.__getitem__)])
         oracle.append(max(tastes))
         means.append(sum(tastes) / len(tastes))
-        mr, mt = sum(rewards) / len(rewards), means[-1]
-        cov = sum((r - mr) * (t - mt) for r, t in zip(rewards, tastes, strict=True))
-        var = math.sqrt(sum((r - mr) ** 2 for r in rewards) * sum((t - mt) ** 2 for t in tastes))
-        if var > 0:
-            correlations.append(cov / var)
+        if len(set(rewards)) > 1 and len(set(tastes)) > 1:
+            correlations.append(statistics.correlation(rewards, tastes))
     return {"n": config.n, **paired(picked, means), "oracle": paired(oracle, means),
             "mean_within_question_correlation": (sum(correlations) / len(correlations)
                                                  if correlations else None),
