@@ -229,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levers", default="sft,dpo", help="comma list of sft, bon, dpo (in order)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--side-by-side", type=float, default=None, metavar="RATE",
-                        help="share of first turns asked side by side while a challenger serves "
-                             "(default: feedback.users' UsersConfig)")
+                        help="share of first turns asked side by side when the gateway offers it "
+                             "(a challenger, or --self-comparison; default: UsersConfig's)")
+    parser.add_argument("--self-comparison", action="store_true",
+                        help="on days without a canary, side-by-side turns get two champion samples")
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N",
                         help="tokens per answer the users ask for (default: UsersConfig's 48)")
     parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
@@ -281,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     name = f"flywheel-{taste_name(args.taste)}-{'+'.join(levers)}-s{args.seed}"
     if args.max_tokens is not None:
         name += f"-t{args.max_tokens}"
+    if args.self_comparison:
+        name += "-sc"
     out = Path(args.out or REPO / "bench" / "out" / "flywheel-work" / name).resolve()
     if out.exists() and any(out.iterdir()):
         parser.error(f"{out} is not empty: remove it or give another --out")
@@ -293,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         users_config = replace(users_config, max_tokens=args.max_tokens)
     config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
                         vendor_users=args.vendor_users, seed=args.seed, levers=levers,
-                        users_config=users_config)
+                        self_comparison=args.self_comparison, users_config=users_config)
     terminal = quiet_output(out / "bench.log")
     started = time.monotonic()
     result = run_loop(config, str(key_file), say=lambda line: print(line, file=terminal))
@@ -314,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"name": name, "taste": args.taste, "levers": list(levers), "days": args.days,
               "users": args.users, "vendor_users": args.vendor_users, "seed": args.seed,
               "side_by_side_rate": users_config.side_by_side_rate,
-              "max_tokens": users_config.max_tokens, "seconds": seconds,
+              "max_tokens": users_config.max_tokens, "self_comparison": args.self_comparison,
+              "seconds": seconds,
               "loop": result, "comparison": comparison, "checks": verdict,
               "command": " ".join(["bench/flywheel.py", *(argv or sys.argv[1:])])}
     path = REPO / "bench" / "out" / f"{name}.json"

@@ -418,23 +418,33 @@ def evaluate_candidate(config: CycleConfig, dataset_id: str, candidate: dict | i
 
 
 def online_evidence(config: CycleConfig, day: str, champion_label: str, challenger_label: str):
-    """The day's curated feedback on each arm (``training.online.OnlineEvidence``)."""
+    """The day's curated feedback on each arm (``training.online.OnlineEvidence``). Side-by-side
+    picks count only between the two arms: a pick between two samples of one version (the
+    gateway's ``--self-comparison``) says nothing about the challenger."""
     from curation import views
     from training.online import ArmVotes, OnlineEvidence
 
     con = views.connect(config.warehouse)
+    labels = [champion_label, challenger_label]
     rows = con.execute(
         "SELECT model_version, sum(n_thumbs_up + CASE WHEN n_ratings > 0 AND mean_rating >= 4 "
         "THEN n_ratings ELSE 0 END), sum(n_thumbs_down + CASE WHEN n_ratings > 0 AND "
-        "mean_rating <= 2 THEN n_ratings ELSE 0 END), sum(ab_wins) FROM rated_interactions "
+        "mean_rating <= 2 THEN n_ratings ELSE 0 END) FROM rated_interactions "
         "WHERE dt = CAST(? AS DATE) AND model_version IN (?, ?) GROUP BY model_version",
-        [day, champion_label, challenger_label]).fetchall()
-    by_version = {version: (int(up or 0), int(down or 0), int(wins or 0))
-                  for version, up, down, wins in rows}
-    champion = by_version.get(champion_label, (0, 0, 0))
-    challenger = by_version.get(challenger_label, (0, 0, 0))
-    return OnlineEvidence(ArmVotes(champion[0], champion[1]), ArmVotes(challenger[0], challenger[1]),
-                          challenger_wins=challenger[2], champion_wins=champion[2])
+        [day, *labels]).fetchall()
+    votes = {version: (int(up or 0), int(down or 0)) for version, up, down in rows}
+    wins = dict(con.execute(
+        "SELECT CASE WHEN f.preferred = 'this' THEN a.model_version ELSE b.model_version END, "
+        "count(*) FROM feedback_events AS f "
+        "JOIN interactions AS a ON a.event_id = f.interaction_id "
+        "JOIN interactions AS b ON b.event_id = f.other_interaction_id "
+        "WHERE f.kind = 'comparison' AND a.dt = CAST(? AS DATE) AND a.model_version IN (?, ?) "
+        "AND b.model_version IN (?, ?) AND a.model_version <> b.model_version GROUP BY 1",
+        [day, *labels, *labels]).fetchall())
+    champion, challenger = votes.get(champion_label, (0, 0)), votes.get(challenger_label, (0, 0))
+    return OnlineEvidence(ArmVotes(*champion), ArmVotes(*challenger),
+                          challenger_wins=int(wins.get(challenger_label, 0)),
+                          champion_wins=int(wins.get(champion_label, 0)))
 
 
 def evaluate_online(config: CycleConfig, candidate_version: int, day: str,

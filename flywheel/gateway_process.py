@@ -28,7 +28,7 @@ def free_port() -> int:
 class GatewayProcess:
     def __init__(self, landing: str | Path, warehouse: str | Path, day: str, log_path: str | Path,
                  challenger: int | None = None, challenger_share: float = 0.0,
-                 instance: str | None = None):
+                 instance: str | None = None, self_comparison: bool = False):
         # URLs stay strings (Path would fold "s3://b" into "s3:/b")
         self.landing, self.warehouse, self.day = str(landing), str(warehouse), day
         self.instance = instance or f"sim{day.replace('-', '')}"
@@ -46,6 +46,8 @@ class GatewayProcess:
             argv += ["--spool", str(self.spool)]
         if challenger is not None:
             argv += ["--challenger", str(challenger), "--challenger-share", str(challenger_share)]
+        if self_comparison:
+            argv.append("--self-comparison")
         self.argv = argv
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None

@@ -32,6 +32,9 @@ class LoopConfig:
     prompts: str | None = None  # a JSONL prompt file; None: the simulator's topics
     canary_share: float = 0.5  # users on the challenger while it is on the canary
     levers: tuple[str, ...] = ("sft", "dpo")
+    # Days without a canary: the gateway answers side_by_side with two champion samples, so the
+    # users' picks rank the served model's own answers (serving.config.GatewayConfig).
+    self_comparison: bool = False
     users_config: UsersConfig = field(default_factory=UsersConfig)
     # CycleConfig fields. The reward model only votes offline (the online check decides), so
     # the loop trains the small encoder from config on a bounded pair budget: MiniLM took
@@ -90,7 +93,8 @@ def run_loop(config: LoopConfig, key_file: str | None, cycle_runner=None, say=pr
                                           "of users" if challenger else "")
         say(f"day {n} ({day}): {config.users} users talk to the gateway ({arms})")
         with GatewayProcess(cconfig.landing, cconfig.warehouse, day, out / "gateway.log",
-                            challenger, config.canary_share) as gateway:
+                            challenger, config.canary_share,
+                            self_comparison=config.self_comparison) as gateway:
             users = run_day(gateway.url, day, config.users, config.seed, taste, config.truth_dir,
                             config.prompts, config.users_config)
             if not gateway.wait_segments_closed():

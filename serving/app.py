@@ -152,7 +152,9 @@ async def deletion(request: Request):
 async def list_models(request: Request):
     state = request.app.state.gateway
     created = int(state.clock.now().timestamp())
-    cards = [ModelCard(id=version, created=created, arm=arm) for arm, version in state.models.served()]
+    pairs = state.models.challenger is not None or state.config.self_comparison
+    cards = [ModelCard(id=version, created=created, arm=arm, side_by_side=pairs)
+             for arm, version in state.models.served()]
     return JSONResponse(ModelList(data=cards).model_dump(exclude_none=True))
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -36,6 +36,7 @@ from serving.protocol import (
 
 log = logging.getLogger("serving.chat")
 MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512  # OpenAI's limits
+SECOND_SEED_STEP = 0x9E3779B1  # a self-comparison's second seed: far from the first (golden ratio)
 
 
 @dataclass
@@ -190,16 +191,29 @@ async def chat_completions(http: Request):
     return JSONResponse(body.model_dump(exclude_none=True))
 
 
+def second_sample(params: SamplingParams) -> SamplingParams:
+    """The other answer of a self-comparison: a seeded request gets a second seed derived from
+    its own, so a rerun draws the same two answers and the two still differ."""
+    if params.seed is None:
+        return params  # unseeded: two draws differ anyway
+    return replace(params, seed=(params.seed + SECOND_SEED_STEP) % 2**31)
+
+
 async def side_by_side(state, request, messages, params, started) -> JSONResponse:
     models = state.models
-    if models.challenger is None:
-        raise ApiError(400, "side_by_side needs a challenger (start the gateway with --challenger)",
-                       "side_by_side", "no_challenger")
+    if models.challenger is not None:
+        arms = [("champion", models.champion, params), ("challenger", models.challenger, params)]
+    elif state.config.self_comparison:
+        # No canary: two samples of the champion, which the user's pick ranks. These are pairs of
+        # the served model's own answers, the ones a reward model and DPO learn the most from.
+        arms = [("champion", models.champion, params), ("champion", models.champion, second_sample(params))]
+    else:
+        raise ApiError(400, "side_by_side needs a challenger (start the gateway with --challenger) "
+                       "or --self-comparison", "side_by_side", "no_challenger")
     token = models.user_token(request.user)
-    pair = [start(models.champion, messages, params, token),
-            start(models.challenger, messages, params, token)]
-    answers = await asyncio.gather(collect(pair[0], "champion", started),
-                                   collect(pair[1], "challenger", started))
+    pair = [start(backend, messages, arm_params, token) for _, backend, arm_params in arms]
+    answers = await asyncio.gather(*(collect(generation, arm, started)
+                                     for generation, (arm, _, _) in zip(pair, arms, strict=True)))
     for this, other in (answers, answers[::-1]):
         record(state, request, messages, this, {"side_by_side_with": other.event_id})
         state.metrics.requests.labels(this.generation.version, this.arm, "false").inc()

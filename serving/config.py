@@ -33,6 +33,7 @@ class GatewayConfig:
     tracking_uri: str | None = None  # MLflow; None: sqlite under the warehouse, as training uses
     challenger: str | None = None  # registry version (e.g. "4" or "flywheel-sft/4") for the canary arm
     challenger_share: float = 0.0  # share of users routed to the challenger (sticky per user)
+    self_comparison: bool = False  # side_by_side without a challenger: two champion samples
     canary_key_env: str = "FLYWHEEL_CANARY_KEY"  # HMAC key for the user -> arm hash
     admin_token_env: str = "FLYWHEEL_GATEWAY_ADMIN_TOKEN"  # bearer token for /admin/reload; unset = disabled
     retry_load_s: float = 10.0  # a gateway started before the first promotion (or its upstream) waits

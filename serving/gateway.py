@@ -29,6 +29,8 @@ def parse_config(argv: list[str] | None = None) -> GatewayConfig:
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite under the warehouse)")
     parser.add_argument("--challenger", help="registry version for the canary arm (4 or flywheel-sft/4)")
     parser.add_argument("--challenger-share", type=float, default=0.0, help="share of users on the challenger")
+    parser.add_argument("--self-comparison", action="store_true",
+                        help="answer side_by_side requests with two champion samples when no challenger is served")
     parser.add_argument("--instance", help="landing file id of this gateway (default: random per process)")
     parser.add_argument("--segment-max-bytes", type=int, default=LandingConfig.max_segment_bytes)
     parser.add_argument("--segment-max-age", type=float, default=LandingConfig.max_segment_age_s,
@@ -49,7 +51,8 @@ def parse_config(argv: list[str] | None = None) -> GatewayConfig:
         landing=args.landing, warehouse=args.warehouse, host=args.host, port=args.port,
         upstream=args.upstream, upstream_model=args.upstream_model, model_path=args.model_path,
         tracking_uri=args.tracking_uri, challenger=args.challenger,
-        challenger_share=args.challenger_share, max_body_bytes=args.max_body_bytes,
+        challenger_share=args.challenger_share, self_comparison=args.self_comparison,
+        max_body_bytes=args.max_body_bytes,
         generation_workers=args.workers, clock_start=args.clock_start, clock_speed=args.clock_speed,
         landing_writer=LandingConfig(
             args.landing, instance=args.instance, max_segment_bytes=args.segment_max_bytes,

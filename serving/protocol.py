@@ -148,6 +148,8 @@ class ModelCard(BaseModel):
     owned_by: str = "user-data-flywheel"
     # Extension: "champion" or "challenger".
     arm: str | None = None
+    # Extension: whether a side_by_side request is answered (a challenger, or --self-comparison).
+    side_by_side: bool | None = None
 
 
 class ModelList(BaseModel):

@@ -29,7 +29,7 @@ from feedback.users.tastes import Taste
 class UsersConfig:
     conversations_per_user: tuple[int, int] = (1, 3)  # inclusive
     turn_weights: tuple[float, ...] = (0.5, 0.3, 0.2)  # 1, 2 or 3 turns
-    side_by_side_rate: float = 0.35  # first turns asked side by side when a challenger is served
+    side_by_side_rate: float = 0.35  # first turns asked side by side when the gateway offers it
     opt_out_share: float = 0.08  # users who never consent to training (stable per seed)
     deletion_rate: float = 0.01  # users who ask to be erased at the end of a day
     max_tokens: int = 48  # short answers: the demo model is small and CPU-bound
@@ -179,9 +179,12 @@ class UserRun:
             self.errors[code] = self.errors.get(code, 0) + 1
 
 
-def serves_challenger(http: httpx.Client) -> bool:
+def offers_side_by_side(http: httpx.Client) -> bool:
+    """Whether the gateway answers side_by_side: a challenger is served, or the champion is
+    compared with itself (``--self-comparison``). A gateway without the extension field: only
+    a challenger arm says so."""
     cards = http.get("/models").json().get("data", [])
-    return any(card.get("arm") == "challenger" for card in cards)
+    return any(card.get("side_by_side", card.get("arm") == "challenger") for card in cards)
 
 
 def run_day(gateway: str, date: str, users: int, seed: int, taste: Taste, truth_dir: str | Path,
@@ -191,7 +194,7 @@ def run_day(gateway: str, date: str, users: int, seed: int, taste: Taste, truth_
     prompts = prompt_source(seed, prompts_file)
     client = openai.OpenAI(base_url=base, api_key="unused", timeout=config.timeout_s, max_retries=0)
     with httpx.Client(base_url=base, timeout=config.timeout_s) as http:
-        side_by_side = serves_challenger(http)
+        side_by_side = offers_side_by_side(http)
         runs = [UserRun(client, http, taste, date, seed, i, prompts, side_by_side, config)
                 for i in range(users)]
         with ThreadPoolExecutor(config.workers) as pool:

@@ -26,8 +26,10 @@ def two_days(tmp_path_factory):
 
     os.environ["FLYWHEEL_PSEUDONYM_KEY"] = PSEUDONYM_KEY
     out = tmp_path_factory.mktemp("loop")
+    # Day 2 has no canary: with self_comparison, its side-by-side turns are two champion samples.
     config = LoopConfig(out=str(out), taste="concise", days=2, users=6, vendor_users=60, seed=5,
-                        users_config=UsersConfig(workers=2), cycle_overrides=TINY_CYCLE)
+                        self_comparison=True, users_config=UsersConfig(workers=2, side_by_side_rate=0.5),
+                        cycle_overrides=TINY_CYCLE)
     served_after: list[int | None] = []
 
     def runner(cconfig, day):
@@ -73,6 +75,42 @@ def test_users_feedback_reaches_the_warehouse(two_days):
     versions = {r[0] for r in con.execute("SELECT DISTINCT model_version FROM interactions WHERE "
                                           "dt = CAST(? AS DATE)", [day]).fetchall()}
     assert versions == {f"flywheel-sft/{result['days'][1]['champion']}"}
+
+
+@pytest.mark.slow
+def test_picks_between_two_champion_samples_become_pairs_and_never_canary_evidence(two_days):
+    """Day 2's side-by-side picks (``self_comparison``): both answers are the champion's, the
+    pick lands as a comparison pair in the day's dataset, and the online gate does not count it
+    as a result of the champion against any challenger."""
+    from curation import views
+    from feedback.users import read_truth
+    from flywheel import cycle
+    from flywheel.loop import cycle_config
+    from training import registry
+    from training.config import SFT_MODEL_NAME
+    from training.data import resolve_dataset
+
+    config, result, _ = two_days
+    day2 = result["days"][1]
+    champion = f"flywheel-sft/{day2['champion']}"
+    picks = [r for r in read_truth(config.truth_dir, day2["day"]) if r.get("reaction") == "comparison"]
+    assert picks and {r["model_version"] for r in picks} == {champion}
+    cconfig = cycle_config(config, None)
+    con = views.connect(cconfig.warehouse)
+    wins = con.execute("SELECT sum(ab_wins) FROM rated_interactions WHERE dt = CAST(? AS DATE)",
+                       [day2["day"]]).fetchone()[0]
+    assert wins > 0  # the picks reached the warehouse
+    evidence = cycle.online_evidence(cconfig, day2["day"], champion, f"{SFT_MODEL_NAME}/999")
+    assert evidence.champion_wins == evidence.challenger_wins == 0
+    dataset_id = registry.get_version(registry.connect(cconfig.warehouse), SFT_MODEL_NAME,
+                                      day2["gate"]["candidate"]).tags["dataset_id"]
+    ref = resolve_dataset(cconfig.warehouse, dataset_id)
+    day2_ids = {r["interaction_id"] for r in picks}
+    pairs = [row for split in ("train", "eval") if ref.has("preferences", split)
+             for row in pq.read_table(ref.split("preferences", split)).to_pylist()]
+    own = [p for p in pairs if p["rule"] == "comparison"
+           and {p["chosen_event_id"], p["rejected_event_id"]} <= day2_ids]
+    assert own, "no pair between two of day 2's champion samples"
 
 
 @pytest.mark.slow
