@@ -220,6 +220,27 @@ def paired(values: list[float], baseline: list[float]) -> dict:
             "difference_ci": list(mean_interval(mean, sd, n)) if sd else [0.0, 0.0]}
 
 
+def cycle_settings(pairs: list[str]) -> dict:
+    """``FIELD=VALUE`` strings as CycleConfig overrides; an unknown field is an error."""
+    from dataclasses import fields
+
+    from flywheel.cycle import CycleConfig
+
+    known = {f.name for f in fields(CycleConfig)} - {"landing", "warehouse"}
+    out = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or name not in known:
+            raise ValueError(f"--cycle {pair!r}: expected FIELD=VALUE with FIELD one of "
+                             f"{', '.join(sorted(known))}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taste", required=True)
@@ -235,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="on days without a canary, side-by-side turns get two champion samples")
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N",
                         help="tokens per answer the users ask for (default: UsersConfig's 48)")
+    parser.add_argument("--cycle", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a flywheel.cycle.CycleConfig setting for the loop, e.g. dpo_epochs=4 "
+                             "(repeatable; VALUE is read as JSON, else as a string)")
     parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
     parser.add_argument("--ablate", metavar="WORK",
                         help="instead of a loop: each lever alone and both, on a finished run's day-2 data")
@@ -264,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{agreement['questions_with_varying_taste']} questions")
         print(f"wrote {path}")
         return 0
+    try:
+        overrides = cycle_settings(args.cycle)
+    except ValueError as error:
+        parser.error(str(error))
     levers = tuple(x for x in args.levers.split(",") if x)
     if not levers or set(levers) - {"sft", "bon", "dpo"}:
         parser.error(f"--levers {args.levers!r}: a comma list of sft, bon and dpo")
@@ -298,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     config = LoopConfig(out=str(out), taste=args.taste, days=args.days, users=args.users,
                         vendor_users=args.vendor_users, seed=args.seed, levers=levers,
                         self_comparison=args.self_comparison, users_config=users_config)
+    config = replace(config, cycle_overrides={**config.cycle_overrides, **overrides})
     terminal = quiet_output(out / "bench.log")
     started = time.monotonic()
     result = run_loop(config, str(key_file), say=lambda line: print(line, file=terminal))
@@ -319,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
               "users": args.users, "vendor_users": args.vendor_users, "seed": args.seed,
               "side_by_side_rate": users_config.side_by_side_rate,
               "max_tokens": users_config.max_tokens, "self_comparison": args.self_comparison,
+              "cycle_overrides": config.cycle_overrides,
               "seconds": seconds,
               "loop": result, "comparison": comparison, "checks": verdict,
               "command": " ".join(["bench/flywheel.py", *(argv or sys.argv[1:])])}
