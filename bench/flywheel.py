@@ -97,7 +97,7 @@ def greedy_degenerate(model_dir, prompts: list[list[dict]]) -> int:
     return sum(map(is_degenerate, generate_answers(model, tokenizer, prompts, EvalConfig())))
 
 
-def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
+def ablate(work: Path, taste_spec: str, users: int, seed: int, overrides: dict | None = None) -> dict:
     """Each lever alone and both, trained from day 1's champion on day 2's dataset of a finished
     run (``work``), scored by the taste on day 3's users' opening questions: the paired mean
     difference against the champion with its 95% t interval; and each model's degenerate greedy
@@ -121,6 +121,7 @@ def ablate(work: Path, taste_spec: str, users: int, seed: int) -> dict:
     from training.sft import SFTTrainConfig, read_sft_rows, train_sft
 
     config = LoopConfig(out=str(work), taste=taste_spec, users=users, seed=seed)
+    config = replace(config, cycle_overrides={**config.cycle_overrides, **(overrides or {})})
     cconfig = cycle_config(config, str(work / "pseudonym.key"))
     taste, uc = load_taste(taste_spec), UsersConfig()
     client = registry.connect(cconfig.warehouse, cconfig.tracking_uri)
@@ -257,18 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N",
                         help="tokens per answer the users ask for (default: UsersConfig's 48)")
     parser.add_argument("--cycle", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a flywheel.cycle.CycleConfig setting for the loop, e.g. dpo_epochs=4 "
+                        help="a flywheel.cycle.CycleConfig setting for the loop (or --ablate), e.g. dpo_epochs=4 "
                              "(repeatable; VALUE is read as JSON, else as a string)")
     parser.add_argument("--out", help="work folder (default: bench/out/flywheel-work/<name>)")
     parser.add_argument("--ablate", metavar="WORK",
                         help="instead of a loop: each lever alone and both, on a finished run's day-2 data")
     args = parser.parse_args(argv)
+    try:
+        overrides = cycle_settings(args.cycle)
+    except ValueError as error:
+        parser.error(str(error))
     if args.ablate:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         work = Path(args.ablate).resolve()
         os.environ["FLYWHEEL_PSEUDONYM_KEY_FILE"] = str(work / "pseudonym.key")
-        result = ablate(work, args.taste, args.users, args.seed)
+        result = ablate(work, args.taste, args.users, args.seed, overrides)
         print(f"levers on {result['fresh_interactions']} fresh interactions, taste {args.taste}:")
         for row in result["rows"]:
             low, high = row["difference_ci"]
@@ -288,10 +293,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{agreement['questions_with_varying_taste']} questions")
         print(f"wrote {path}")
         return 0
-    try:
-        overrides = cycle_settings(args.cycle)
-    except ValueError as error:
-        parser.error(str(error))
     levers = tuple(x for x in args.levers.split(",") if x)
     if not levers or set(levers) - {"sft", "bon", "dpo"}:
         parser.error(f"--levers {args.levers!r}: a comma list of sft, bon and dpo")
