@@ -117,6 +117,11 @@ class GatePolicy:
     # The win rate votes only when the reward model beats "the longer answer wins" on the day's
     # held-out preference pairs (its accuracy's CI lower bound above the rule's accuracy).
     require_reward_above_length: bool = True
+    # With a canary next (training.evaluate.canary_decision): a candidate that passed every check
+    # above but showed no offline gain still goes to the canary, where the users' own picks
+    # measure the gain. DPO on the users' pairs need not lower the held-out NLL the offline
+    # gain is read on (measured: docs/benchmarks.md, "Flywheel", self-comparison runs).
+    canary_without_offline_gain: bool = True
 
 
 # Shared default instances (frozen, so safe as argument defaults).

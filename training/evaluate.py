@@ -94,6 +94,7 @@ class RewardCheck:
 
 MIN_SCOPED_EVAL = 5  # fewer fresh eval conversations than this: the loss is read on the whole split
 UNTRUSTED_SUFFIX = "_reward_model_untrusted"  # added to a reason reached without the win rate
+NO_GAIN = "no_significant_improvement"  # every check passed, but no offline gain
 
 
 def should_promote(
@@ -132,7 +133,20 @@ def should_promote(
     suffix = UNTRUSTED_SUFFIX if ignored else ""
     if candidate.bits_per_byte <= champion.bits_per_byte * (1 - policy.min_relative_loss_improvement):
         return True, "loss_improved" + suffix
-    return False, "no_significant_improvement" + suffix
+    return False, NO_GAIN + suffix
+
+
+def canary_decision(promote: bool, reason: str, policy: GatePolicy) -> dict:
+    """``should_promote``'s verdict when a canary follows (there is a champion): a pass goes to
+    the canary instead of promotion; so does a candidate whose only shortfall is no offline gain,
+    when ``policy.canary_without_offline_gain`` (every regression and sanity check passed
+    before that reason is reached). Anything else stays refused."""
+    if promote:
+        return {"promote": False, "canary": True, "reason": f"canary_after_{reason}"}
+    if policy.canary_without_offline_gain and reason.startswith(NO_GAIN):
+        return {"promote": False, "canary": True,
+                "reason": f"canary_after_no_regression{reason.removeprefix(NO_GAIN)}"}
+    return {"promote": False, "reason": reason}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,8 +363,8 @@ def evaluate(
     promote, reason = should_promote(candidate_eval, champion_eval, policy, reward_check)
     decision = {"promote": promote, "reason": reason,
                 "reward_model_trusted": reward_check.trusted if reward_check else None}
-    if canary and promote and champion_eval is not None:
-        decision.update(promote=False, canary=True, reason=f"canary_after_{reason}")
+    if canary and champion_eval is not None:
+        decision.update(canary_decision(promote, reason, policy))
     report = {
         "dataset_id": dataset.dataset_id,
         "dataset_path": str(dataset.path.resolve()),

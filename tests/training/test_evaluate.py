@@ -16,6 +16,7 @@ from training.evaluate import (
     EvalResult,
     RewardCheck,
     _word_trigrams,
+    canary_decision,
     evaluate,
     is_degenerate,
     resembles,
@@ -77,6 +78,33 @@ def test_an_untrusted_reward_model_gets_no_vote(candidate, reward, expected):
     assert should_promote(candidate, None, POLICY, reward) == (True, "first_model_sanity_passed")
     assert should_promote(candidate, CHAMPION, replace(POLICY, require_reward_above_length=False), reward)[1] in (
         "win_rate_ci_above_threshold", "loss_regression")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reward", "expected"),
+    [
+        (BETTER, TRUSTED, {"canary": True, "reason": "canary_after_win_rate_ci_above_threshold"}),
+        # no offline gain, nothing worse: the users judge it on the canary
+        (replace(BETTER, win_rate_ci_low=0.45, bits_per_byte=1.995), TRUSTED,
+         {"canary": True, "reason": "canary_after_no_regression"}),
+        (replace(BETTER, bits_per_byte=1.995), UNTRUSTED,
+         {"canary": True, "reason": "canary_after_no_regression_reward_model_untrusted"}),
+        # a regression or a failed sanity check never reaches users
+        (replace(BETTER, bits_per_byte=2.1), TRUSTED, {"reason": "loss_regression"}),
+        (replace(BETTER, degenerate_rate=0.2), TRUSTED, {"reason": "degenerate_regression"}),
+        (replace(BETTER, empty_rate=0.5), TRUSTED, {"reason": "too_many_empty_answers"}),
+        (replace(BETTER, contains_erased_user_data=True), TRUSTED, {"reason": "contains_erased_user_data"}),
+    ],
+)
+def test_the_canary_takes_what_passed_every_check_even_without_an_offline_gain(candidate, reward, expected):
+    verdict = should_promote(candidate, CHAMPION, POLICY, reward)
+    assert canary_decision(*verdict, POLICY) == {"promote": False, **expected}
+    # the stricter policy: no offline gain is a refusal, with should_promote's own reason
+    strict = replace(POLICY, canary_without_offline_gain=False)
+    if "no_regression" in expected["reason"]:
+        assert canary_decision(*verdict, strict) == {"promote": False, "reason": verdict[1]}
+    else:
+        assert canary_decision(*verdict, strict) == canary_decision(*verdict, POLICY)
 
 
 def test_reward_check_needs_the_lower_bound_above_the_length_rule():
