@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from curation.stats import mean_interval, wilson_interval
-from curation.views import WarehouseError, real_day, sql_literal
+from curation.views import COMPARISON_RESULTS, WarehouseError, real_day, sql_literal
 from warehouse.schemas import STAGES
 
 # ---------------------------------------------------------------------------------------------
@@ -118,12 +118,16 @@ def feedback_summary(
     - ``flag_rate``: interactions flagged at least once / interactions (Wilson)
     - ``ab_win_rate``: comparisons won / comparisons the interaction took part in, on either
       side (Wilson); a comparison between two answers of one version counts a win and a loss.
+    - ``ab_cross_win_rate``: the same over comparisons against an answer of another model
+      version only (a canary's win rate against the champion), leaving out picks between two
+      samples of one version (the gateway's ``--self-comparison``) (Wilson)
     """
     keys = _group_keys(by)
     select = ", ".join(f"{FEEDBACK_GROUPS[k]} AS {k}" for k in keys)
     group = ", ".join(keys)
     # One pass over interactions: feedback is first folded per interaction (small), then
-    # joined to the interactions once (a second join for the events costs ~40% more at 1M).
+    # joined to the interactions once (a second join for the events costs ~40% more at 1M);
+    # only the comparisons, few, look up their two answers' versions.
     totals = con.execute(f"""
         WITH on_this AS (
             SELECT interaction_id AS id,
@@ -133,37 +137,27 @@ def feedback_summary(
                    sum(value * value) FILTER (WHERE kind = 'rating') AS r_sq,
                    count(*) FILTER (WHERE kind = 'rating') AS r_n,
                    count(*) FILTER (WHERE kind = 'edit') > 0 AS edited,
-                   count(*) FILTER (WHERE kind = 'flag') > 0 AS flagged,
-                   count(*) FILTER (WHERE kind = 'comparison' AND preferred = 'this') AS wins,
-                   count(*) FILTER (WHERE kind = 'comparison' AND preferred = 'other') AS losses
+                   count(*) FILTER (WHERE kind = 'flag') > 0 AS flagged
             FROM feedback_events GROUP BY interaction_id
-        ),
-        on_other AS (  -- same definition as rated_interactions.ab_wins / ab_losses
-            SELECT other_interaction_id AS id,
-                   count(*) FILTER (WHERE preferred = 'other') AS wins,
-                   count(*) FILTER (WHERE preferred = 'this') AS losses
-            FROM feedback_events
-            WHERE kind = 'comparison' AND other_interaction_id IS NOT NULL
-            GROUP BY other_interaction_id
-        )
+        ),{COMPARISON_RESULTS}
         SELECT {select},
                count(*) AS n_interactions,
                coalesce(sum(t.up), 0), coalesce(sum(t.thumbs_n), 0),
                coalesce(sum(t.r_sum), 0), coalesce(sum(t.r_sq), 0), coalesce(sum(t.r_n), 0),
                count(*) FILTER (WHERE t.edited), count(*) FILTER (WHERE t.flagged),
-               coalesce(sum(t.wins), 0) + coalesce(sum(o.wins), 0),
-               coalesce(sum(t.wins + t.losses), 0) + coalesce(sum(o.wins + o.losses), 0)
+               coalesce(sum(r.wins), 0), coalesce(sum(r.wins + r.losses), 0),
+               coalesce(sum(r.cross_wins), 0), coalesce(sum(r.cross_wins + r.cross_losses), 0)
         FROM interactions AS i
         LEFT JOIN on_this AS t ON t.id = i.event_id
-        LEFT JOIN on_other AS o ON o.id = i.event_id
+        LEFT JOIN comparison_results AS r ON r.interaction_id = i.event_id
         GROUP BY {group}
     """).fetchall()
     width = len(keys)
     rows = []
     for row in sorted(totals, key=lambda r: tuple(str(v) for v in r[:width])):
         key = row[:width]
-        n_inter, up, thumbs_n, r_sum, r_sq, r_n, edited, flagged, wins, ab_n = (
-            int(v) for v in row[width:])
+        (n_inter, up, thumbs_n, r_sum, r_sq, r_n, edited, flagged, wins, ab_n, cross_wins,
+         cross_n) = (int(v) for v in row[width:])
         r_mean = r_sum / r_n if r_n else None
         # sample variance from exact integer sums: no cancellation error with 1..5 ratings
         r_sd = math.sqrt((r_sq * r_n - r_sum * r_sum) / (r_n * (r_n - 1))) if r_n > 1 else None
@@ -185,4 +179,5 @@ def feedback_summary(
         rows.append(rate("edit_rate", edited, n_inter))
         rows.append(rate("flag_rate", flagged, n_inter))
         rows.append(rate("ab_win_rate", wins, ab_n))
+        rows.append(rate("ab_cross_win_rate", cross_wins, cross_n))
     return rows

@@ -307,7 +307,41 @@ def _delta_select(con: duckdb.DuckDBPyConnection, root: str, table: str, read: T
     return " UNION ALL BY NAME ".join(parts)
 
 
-RATED_INTERACTIONS_SQL = """
+# Every side-by-side result per interaction, as CTEs after a WITH: ``comparison_results`` has
+# ``interaction_id``, ``wins``, ``losses`` (on either side of the comparison) and
+# ``cross_wins``/``cross_losses`` (only against an answer of another model version).
+COMPARISON_RESULTS = """
+-- Each comparison once, with whether its two answers came from different model versions
+-- (false: two samples of one version, the gateway's --self-comparison; NULL: the other answer
+-- is unknown).
+comparisons AS (
+    SELECT f.interaction_id, f.other_interaction_id, f.preferred,
+           a.model_version <> b.model_version AS cross_version
+    FROM feedback_events AS f
+    LEFT JOIN interactions AS a ON a.event_id = f.interaction_id
+    LEFT JOIN interactions AS b ON b.event_id = f.other_interaction_id
+    WHERE f.kind = 'comparison'
+),
+-- A comparison sent on interaction A against B is also a result for B.
+sides AS (
+    SELECT interaction_id, preferred = 'this' AS won, cross_version FROM comparisons
+    UNION ALL
+    SELECT other_interaction_id, preferred = 'other', cross_version FROM comparisons
+    WHERE other_interaction_id IS NOT NULL
+),
+comparison_results AS (
+    SELECT interaction_id,
+           count(*) FILTER (WHERE won) AS wins,
+           count(*) FILTER (WHERE NOT won) AS losses,
+           count(*) FILTER (WHERE won AND cross_version) AS cross_wins,
+           count(*) FILTER (WHERE NOT won AND cross_version) AS cross_losses
+    FROM sides
+    GROUP BY interaction_id
+)
+"""
+
+RATED_INTERACTIONS_SQL = (
+    """
 CREATE OR REPLACE VIEW rated_interactions AS
 WITH on_this AS (
     SELECT interaction_id,
@@ -316,34 +350,27 @@ WITH on_this AS (
            count(*) FILTER (WHERE kind = 'rating') AS n_ratings,
            avg(value) FILTER (WHERE kind = 'rating') AS mean_rating,
            count(*) FILTER (WHERE kind = 'edit') AS n_edits,
-           count(*) FILTER (WHERE kind = 'flag') AS n_flags,
-           count(*) FILTER (WHERE kind = 'comparison' AND preferred = 'this') AS wins,
-           count(*) FILTER (WHERE kind = 'comparison' AND preferred = 'other') AS losses
+           count(*) FILTER (WHERE kind = 'flag') AS n_flags
     FROM feedback_events
     GROUP BY interaction_id
-),
--- A comparison sent on interaction A against B is also a result for B.
-on_other AS (
-    SELECT other_interaction_id AS interaction_id,
-           count(*) FILTER (WHERE preferred = 'other') AS wins,
-           count(*) FILTER (WHERE preferred = 'this') AS losses
-    FROM feedback_events
-    WHERE kind = 'comparison' AND other_interaction_id IS NOT NULL
-    GROUP BY other_interaction_id
-)
-SELECT i.*,
+),"""
+    + COMPARISON_RESULTS
+    + """SELECT i.*,
        coalesce(t.n_thumbs_up, 0) AS n_thumbs_up,
        coalesce(t.n_thumbs_down, 0) AS n_thumbs_down,
        coalesce(t.n_ratings, 0) AS n_ratings,
        t.mean_rating AS mean_rating,
        coalesce(t.n_edits, 0) AS n_edits,
        coalesce(t.n_flags, 0) AS n_flags,
-       coalesce(t.wins, 0) + coalesce(o.wins, 0) AS ab_wins,
-       coalesce(t.losses, 0) + coalesce(o.losses, 0) AS ab_losses
+       coalesce(r.wins, 0) AS ab_wins,
+       coalesce(r.losses, 0) AS ab_losses,
+       coalesce(r.cross_wins, 0) AS ab_cross_wins,
+       coalesce(r.cross_losses, 0) AS ab_cross_losses
 FROM interactions AS i
 LEFT JOIN on_this AS t ON t.interaction_id = i.event_id
-LEFT JOIN on_other AS o ON o.interaction_id = i.event_id
+LEFT JOIN comparison_results AS r ON r.interaction_id = i.event_id
 """
+)
 
 
 def create_views(

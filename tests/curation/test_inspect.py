@@ -242,7 +242,8 @@ def test_feedback_by_day_counts_add_up_to_by_model_version(wh):
     by_day = run_json(wh, "feedback", "--by", "day")
     assert {r["day"] for r in by_day} <= {r["day"] for r in by_both}
     metrics = {r["metric"] for r in by_day}
-    assert metrics == {"thumbs_up_rate", "mean_rating", "edit_rate", "flag_rate", "ab_win_rate"}
+    assert metrics == {"thumbs_up_rate", "mean_rating", "edit_rate", "flag_rate", "ab_win_rate",
+                       "ab_cross_win_rate"}
 
 
 def test_rated_interactions_aggregates_feedback(wh):
@@ -260,6 +261,55 @@ def test_rated_interactions_aggregates_feedback(wh):
         sum(f["kind"] == "flag" for f in fb),
         len(kept),
     )
+
+
+def _comparisons(wh: Path) -> list[tuple[str, str, str, bool]]:
+    """Every comparison between two kept interactions, with pyarrow: (winner, loser, winner's
+    version, whether the two answers came from different versions)."""
+    version = {r["event_id"]: r["model_version"]
+               for r in _read(wh, "interactions", ["event_id", "model_version"])}
+    out = []
+    for f in _read(wh, "feedback", ["interaction_id", "kind", "other_interaction_id",
+                                    "preferred"]):
+        a, b = f["interaction_id"], f["other_interaction_id"]
+        if f["kind"] == "comparison" and a in version and b in version:
+            winner, loser = (a, b) if f["preferred"] == "this" else (b, a)
+            out.append((winner, loser, version[winner], version[a] != version[b]))
+    return out
+
+
+def test_rated_interactions_tell_picks_across_versions_from_picks_within_one(wh):
+    comparisons = _comparisons(wh)
+    # day 1 serves v1 alone, so its pairs are two v1 answers; day 2's pair v1 with v2
+    assert {cross for *_, cross in comparisons} == {True, False}
+    con = views.connect(wh)
+    got = {row[0]: row[1:] for row in con.execute(
+        "SELECT event_id, ab_wins, ab_losses, ab_cross_wins, ab_cross_losses "
+        "FROM rated_interactions WHERE ab_wins + ab_losses > 0").fetchall()}
+    want = defaultdict(lambda: [0, 0, 0, 0])
+    for winner, loser, _, cross in comparisons:
+        want[winner][0] += 1
+        want[loser][1] += 1
+        want[winner][2] += cross
+        want[loser][3] += cross
+    assert got == {k: tuple(v) for k, v in want.items()}
+
+
+def test_cross_version_win_rates_are_the_two_versions_share_of_their_picks(wh):
+    comparisons = _comparisons(wh)
+    rows = {r["model_version"]: r for r in run_json(wh, "feedback", "--by", "model_version")
+            if r["metric"] == "ab_cross_win_rate"}
+    cross = [c for c in comparisons if c[3]]
+    assert cross and set(rows) == {"v1", "v2"}
+    for version in ("v1", "v2"):
+        assert rows[version]["n"] == len(cross)  # each such pick has one v1 and one v2 answer
+        wins = sum(c[2] == version for c in cross)
+        assert rows[version]["value"] == pytest.approx(wins / len(cross))
+    assert rows["v1"]["value"] + rows["v2"]["value"] == pytest.approx(1.0)
+    # the all-comparisons rate also counts v1's day-1 picks against itself, a win and a loss
+    all_v1 = next(r for r in run_json(wh, "feedback", "--by", "model_version")
+                  if r["metric"] == "ab_win_rate" and r["model_version"] == "v1")
+    assert all_v1["n"] == len(cross) + 2 * sum(not c[3] for c in comparisons)
 
 
 def test_confidence_intervals_match_textbook_values():
