@@ -14,7 +14,8 @@ reports the mean paired taste difference with its 95% CI. Checks, each a line of
 * with ``--taste coin`` (users whose feedback is a fair coin): ``never_promoted`` after day 1,
   and the bench exits 1 when a candidate was promoted.
 
-Writes ``bench/out/flywheel-<taste>-<levers>-s<seed>.json``. The machine is shared: the wall
+Writes ``bench/out/<run_name>.json`` (``flywheel-<taste>-<levers>-s<seed>`` and a suffix per
+non-default setting). The machine is shared: the wall
 time is printed, never asserted.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -242,6 +244,26 @@ def cycle_settings(pairs: list[str]) -> dict:
     return out
 
 
+def run_name(taste: str, levers: tuple[str, ...] | list[str], args: argparse.Namespace,
+             overrides: dict) -> str:
+    """The report's and work folder's name: every setting that changes the run but the days
+    (which the report holds), so runs with different users, sampling or cycle settings never
+    write the same file."""
+    name = f"flywheel-{taste}-{'+'.join(levers)}-s{args.seed}"
+    if args.users != 60:
+        name += f"-u{args.users}"
+    if args.side_by_side is not None:
+        name += f"-ab{args.side_by_side:g}"
+    if args.max_tokens is not None:
+        name += f"-t{args.max_tokens}"
+    if args.self_comparison:
+        name += "-sc"
+    for field, value in sorted(overrides.items()):
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        name += "-" + re.sub(r"[^A-Za-z0-9.,+]", "", f"{field.replace('_', '')}{text}")
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taste", required=True)
@@ -309,11 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     from flywheel.demo import quiet_output, setup_environment
     from flywheel.loop import LoopConfig, compare_on_questions, cycle_config, format_days, run_loop
 
-    name = f"flywheel-{taste_name(args.taste)}-{'+'.join(levers)}-s{args.seed}"
-    if args.max_tokens is not None:
-        name += f"-t{args.max_tokens}"
-    if args.self_comparison:
-        name += "-sc"
+    name = run_name(taste_name(args.taste), levers, args, overrides)
     out = Path(args.out or REPO / "bench" / "out" / "flywheel-work" / name).resolve()
     if out.exists() and any(out.iterdir()):
         parser.error(f"{out} is not empty: remove it or give another --out")
