@@ -44,8 +44,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _rows(columns: Sequence[str], tuples: Sequence[tuple]) -> list[dict[str, Any]]:
-    return [dict(zip(columns, values, strict=True)) for values in tuples]
+def _unique(columns: Sequence[str]) -> list[str]:
+    """Column names made unique the way DuckDB names a table's columns (``v``, ``v_1``, ...):
+    a query may select two columns of one name (``a.model_version, b.model_version``), and
+    rows keyed by name would otherwise show one value twice."""
+    seen, out = set(columns), []
+    for name in columns:
+        if name in out:
+            n = 1
+            while f"{name}_{n}" in seen:
+                n += 1
+            name = f"{name}_{n}"
+            seen.add(name)
+        out.append(name)
+    return out
+
+
+def _rows(columns: Sequence[str],
+          tuples: Sequence[tuple]) -> tuple[list[str], list[dict[str, Any]]]:
+    columns = _unique(columns)
+    return columns, [dict(zip(columns, values, strict=True)) for values in tuples]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +91,7 @@ def cmd_sample(con, args):
     columns, tuples = views.run_query(
         con, f'SELECT * FROM "{view}"{where} LIMIT {int(args.n)}'
     )
-    return columns, _rows(columns, tuples), None
+    return *_rows(columns, tuples), None
 
 
 def _params(pairs: Sequence[str]) -> dict[str, str]:
@@ -90,7 +108,7 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
 
 def cmd_query(con, args):
     columns, tuples = views.run_query(con, args.sql, _params(args.param), args.timeout)
-    return columns, _rows(columns, tuples), None
+    return *_rows(columns, tuples), None
 
 
 def cmd_funnel(con, args):

@@ -336,6 +336,16 @@ def test_query_with_named_parameters(curated_warehouse, wh):
     assert rows == [{"n": expected}] and expected > 0
 
 
+def test_two_columns_of_one_name_keep_both_values(wh):
+    """A join selecting ``a.model_version, b.model_version`` must not show one of them twice."""
+    sql = "SELECT 'x' AS v, 'y' AS v, 'z' AS v_1"
+    assert run_json(wh, "query", sql) == [{"v": "x", "v_2": "y", "v_1": "z"}]
+    code, out, _ = run(wh, "query", sql)
+    assert code == 0
+    header, _, row = out.splitlines()[:3]
+    assert header.split() == ["v", "v_2", "v_1"] and row.split() == ["x", "y", "z"]
+
+
 def test_parameters_are_values_never_sql(wh):
     sneaky = "v1' OR '1' = '1"
     rows = run_json(wh, "query", "SELECT count(*) AS n FROM interactions WHERE model_version = $v",
