@@ -44,7 +44,16 @@ def _remap_other(item):
     _, groups = item
     representative = sorted(groups["duplicate_of"])
     for event in groups["feedback"]:
-        yield dict(event, other_interaction_id=representative[0]) if representative else event
+        if representative:
+            event = dict(event, other_interaction_id=representative[0])
+        if event["other_interaction_id"] == event["interaction_id"]:
+            # The two answers the user compared are one kept answer (dedup found them the same,
+            # or the app named one answer twice): a pick with nothing on the other side.
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_row(
+                "resolve", "comparison_with_itself",
+                "both answers of the comparison are one interaction after dedup", event=event))
+            continue
+        yield event
 
 
 class ResolveFeedback(Stage):
@@ -91,7 +100,8 @@ class ResolveFeedback(Stage):
                 lambda f: (f["other_interaction_id"], f)),
              "duplicate_of": self._duplicates}
             | "JoinOther" >> beam.CoGroupByKey()
-            | "RemapOther" >> beam.FlatMap(_remap_other)
+            | "RemapOther" >> beam.FlatMap(_remap_other).with_outputs(REJECTS, main="kept")
         )
-        feedback = (comparisons, parts[1]) | "AllResolved" >> beam.Flatten()
-        return {"kept": feedback, REJECTS: out[REJECTS]}
+        feedback = (comparisons.kept, parts[1]) | "AllResolved" >> beam.Flatten()
+        rejects = (out[REJECTS], comparisons[REJECTS]) | "AllRejects" >> beam.Flatten()
+        return {"kept": feedback, REJECTS: rejects}

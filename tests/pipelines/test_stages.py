@@ -234,10 +234,15 @@ def test_resolve_feedback_repoints_duplicates_and_rejects_dropped():
         {"event_id": "f_past", "interaction_id": "c", "kind": "thumbs"},
         {"event_id": "f_junk", "interaction_id": "j", "kind": "thumbs"},
         {"event_id": "f_ab", "interaction_id": "a", "kind": "comparison",
-         "other_interaction_id": "b", "preferred": "this"},
+         "other_interaction_id": "k", "preferred": "this"},
+        # b is a duplicate of a: after dedup the user compared a with itself
+        {"event_id": "f_self", "interaction_id": "a", "kind": "comparison",
+         "other_interaction_id": "b", "preferred": "other"},
+        {"event_id": "f_b_dup", "interaction_id": "b", "kind": "comparison",
+         "other_interaction_id": "c", "preferred": "this"},
     ]
     with TestPipeline() as p:
-        kept = p | "Kept" >> beam.Create([{"event_id": "a"}])
+        kept = p | "Kept" >> beam.Create([{"event_id": "a"}, {"event_id": "k"}])
         duplicates = p | "Dups" >> beam.Create([("b", "a"), ("c", "old")])
         dropped = p | "Dropped" >> beam.Create([("j", "not_natural_language")])
         past = p | "Past" >> beam.Create([("old", "2026-10-30")])
@@ -249,9 +254,11 @@ def test_resolve_feedback_repoints_duplicates_and_rejects_dropped():
             equal_to([("f_kept", "a", "a", "2026-11-01", None),
                       ("f_dup", "a", "b", "2026-11-01", None),
                       ("f_past", "old", "c", "2026-10-30", None),
-                      ("f_ab", "a", "a", "2026-11-01", "a")]), label="feedback")
+                      ("f_ab", "a", "a", "2026-11-01", "k"),
+                      ("f_b_dup", "a", "b", "2026-11-01", "old")]), label="feedback")
         assert_that(out[REJECTS] | beam.Map(lambda r: (r["event_id"], r["reason"])),
-                    equal_to([("f_junk", "interaction_dropped")]), label="rejects")
+                    equal_to([("f_junk", "interaction_dropped"),
+                              ("f_self", "comparison_with_itself")]), label="rejects")
 
 
 def test_the_base_counts_every_stage_the_same_way():
